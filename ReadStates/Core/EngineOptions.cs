@@ -1,0 +1,67 @@
+namespace ReadStates.Core;
+
+/// <summary>Engine settings, frozen at start. Bound from the <c>Engine</c> configuration section.</summary>
+public sealed class EngineOptions
+{
+    /// <summary>Resident read states across all shards (each resident user counts at least one).</summary>
+    public long CapacityStates { get; set; } = 10_000_000;
+
+    /// <summary>Cache shards; a power of two. 0 = 8 × processor count, rounded up.</summary>
+    public int Shards { get; set; }
+
+    /// <summary>Most live read states one user may hold.</summary>
+    public int MaxStatesPerUser { get; set; } = 10_000;
+
+    /// <summary>Mention ids kept per read state for exact counting; beyond it mentions are counted but not deduplicated.</summary>
+    public int MentionIdCap { get; set; } = 100;
+
+    /// <summary>Longest time a change stays only in memory (deferred durability).</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Users per store write call.</summary>
+    public int FlushBatchUsers { get; set; } = 512;
+
+    /// <summary>
+    /// States of evicted dirty users that may wait for the store. Past it, writes get RESOURCE_EXHAUSTED
+    /// (store slow) or UNAVAILABLE (store failing) instead of losing data.
+    /// </summary>
+    public long MaxBacklogStates { get; set; } = 1_000_000;
+
+    /// <summary>Longest wait between two store retries.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long shutdown keeps retrying the final flush while the store fails.</summary>
+    public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public const int MaxMentionIdCap = 10_000;
+    public const int MaxStatesPerUserLimit = 32_768;
+
+    public int EffectiveShards => Shards > 0 ? Shards : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount * 8);
+
+    /// <summary>Returns every problem with these settings; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Shards < 0 || (Shards > 0 && !System.Numerics.BitOperations.IsPow2(Shards)) || Shards > 4096)
+            errors.Add($"Engine:Shards must be 0 (auto) or a power of two up to 4096; got {Shards}.");
+        if (MaxStatesPerUser < 1 || MaxStatesPerUser > MaxStatesPerUserLimit)
+            errors.Add($"Engine:MaxStatesPerUser must be between 1 and {MaxStatesPerUserLimit}; got {MaxStatesPerUser}.");
+        if (CapacityStates < 1)
+            errors.Add($"Engine:CapacityStates must be positive; got {CapacityStates}.");
+        else if (CapacityStates / EffectiveShards < MaxStatesPerUser)
+            errors.Add($"Engine:CapacityStates ({CapacityStates}) must hold at least MaxStatesPerUser ({MaxStatesPerUser}) per shard ({EffectiveShards} shards).");
+        if (MentionIdCap < 1 || MentionIdCap > MaxMentionIdCap)
+            errors.Add($"Engine:MentionIdCap must be between 1 and {MaxMentionIdCap}; got {MentionIdCap}.");
+        if (FlushInterval < TimeSpan.FromMilliseconds(10) || FlushInterval > TimeSpan.FromMinutes(5))
+            errors.Add($"Engine:FlushInterval must be between 00:00:00.010 and 00:05:00; got {FlushInterval}.");
+        if (FlushBatchUsers < 1)
+            errors.Add($"Engine:FlushBatchUsers must be positive; got {FlushBatchUsers}.");
+        if (MaxBacklogStates < 1)
+            errors.Add($"Engine:MaxBacklogStates must be positive; got {MaxBacklogStates}.");
+        if (MaxRetryDelay <= TimeSpan.Zero)
+            errors.Add($"Engine:MaxRetryDelay must be positive; got {MaxRetryDelay}.");
+        if (ShutdownFlushTimeout < TimeSpan.Zero)
+            errors.Add($"Engine:ShutdownFlushTimeout must not be negative; got {ShutdownFlushTimeout}.");
+        return errors;
+    }
+}
