@@ -11,13 +11,16 @@ internal static class AllocationBudgets
 {
     public sealed record Measured(string Key, string Parameters, double BytesPerOp);
 
-    public static Dictionary<string, long?> Load(string path)
+    public sealed record Budgets(Dictionary<string, long?> PerBenchmark, long ToleranceBytes);
+
+    public static Budgets Load(string path)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });
         var budgets = new Dictionary<string, long?>(StringComparer.Ordinal);
         foreach (var p in doc.RootElement.GetProperty("budgets").EnumerateObject())
             budgets[p.Name] = p.Value.ValueKind == JsonValueKind.Null ? null : p.Value.GetInt64();
-        return budgets;
+        long tolerance = doc.RootElement.TryGetProperty("toleranceBytes", out var t) ? t.GetInt64() : 0;
+        return new Budgets(budgets, tolerance);
     }
 
     /// <summary>Every benchmark in the *-report-brief.json files under <paramref name="resultsDir"/>.</summary>
@@ -40,8 +43,9 @@ internal static class AllocationBudgets
     }
 
     /// <summary>Prints one line per benchmark and returns the number over budget.</summary>
-    public static int Check(Dictionary<string, long?> budgets, IReadOnlyList<Measured> results, TextWriter w)
+    public static int Check(Budgets all, IReadOnlyList<Measured> results, TextWriter w)
     {
+        var budgets = all.PerBenchmark;
         int failures = 0;
         w.WriteLine($"{"benchmark",-58} {"B/op",10} {"budget",8}  verdict");
         foreach (var r in results.OrderBy(r => r.Key).ThenBy(r => r.Parameters))
@@ -51,7 +55,7 @@ internal static class AllocationBudgets
             string verdict;
             if (!found) verdict = "no budget";
             else if (budget is null) verdict = "report only";
-            else if (r.BytesPerOp <= budget.Value) verdict = "ok";
+            else if (r.BytesPerOp <= budget.Value + all.ToleranceBytes) verdict = "ok";
             else { verdict = "OVER BUDGET"; failures++; }
             w.WriteLine($"{name,-58} {r.BytesPerOp,10:0.#} {(budget?.ToString() ?? "-"),8}  {verdict}");
         }

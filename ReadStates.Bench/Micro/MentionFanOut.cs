@@ -10,47 +10,30 @@ namespace ReadStates.Bench.Micro;
 /// both sides. The acks are part of the measured cost, amortized: 8 acks per user per 128 messages.
 /// </summary>
 [MemoryDiagnoser]
-public class MentionFanOut
+public class MentionFanOut : ResidentScenario
 {
     private const int Ops = 128;
-    private const int Users = 10_000;
-    private const int Channels = 50;
+    private const int UserCount = 10_000;
+    private const int ChannelCount = 50;
     private const int MentionChannels = 8;
 
     [Params(1, 10, 100)]
     public int FanOut { get; set; }
 
-    private ReadStateEngine _engine = null!;
-    private LruUserCache _lru = null!;
-    private MemoryCacheUserCache _memoryCache = null!;
-    private DictionaryUserCache _dictionary = null!;
     private ulong[][] _groups = null!;
     private ulong _message = 10;
     private int _cursor;
 
-    [GlobalSetup]
-    public void Setup()
+    protected override int Users => UserCount;
+    protected override int Channels => ChannelCount;
+
+    // One group of mentioned users per channel slot, so the acks clear exactly what was mentioned.
+    protected override void AfterSetup()
     {
-        _engine = new ReadStateEngine(Fixtures.Options(Users * Channels * 2), new InMemoryStore());
-        Fixtures.Fill(_engine, Users, Channels);
-        _lru = new LruUserCache(Users * 2);
-        _memoryCache = new MemoryCacheUserCache();
-        _dictionary = new DictionaryUserCache();
-        Fixtures.Fill(_lru, Users, Channels);
-        Fixtures.Fill(_memoryCache, Users, Channels);
-        Fixtures.Fill(_dictionary, Users, Channels);
-        // One group of mentioned users per channel slot, so acks clear exactly what was mentioned.
         _groups = new ulong[MentionChannels][];
         var rng = new Random(42);
         for (int g = 0; g < MentionChannels; g++)
-            _groups[g] = [.. Enumerable.Range(0, FanOut).Select(_ => (ulong)rng.Next(1, Users + 1))];
-    }
-
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        _engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _memoryCache.Dispose();
+            _groups[g] = [.. Enumerable.Range(0, FanOut).Select(_ => (ulong)rng.Next(1, UserCount + 1))];
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Ops)]
@@ -60,12 +43,12 @@ public class MentionFanOut
         for (int i = 0; i < Ops; i++)
         {
             int slot = _cursor++ % MentionChannels;
-            counted += _engine.AddMentionsAsync((ulong)slot + 1, ++_message, _groups[slot], default, null).Result;
+            counted += EngineUnderTest.AddMentionsAsync((ulong)slot + 1, ++_message, _groups[slot], default, null).Result;
         }
         ulong upTo = ++_message;
         for (int slot = 0; slot < MentionChannels; slot++)
             foreach (ulong u in _groups[slot])
-                _ = _engine.AckAsync(u, new AckCommand { ChannelId = (ulong)slot + 1, MessageId = upTo }).Result;
+                _ = EngineUnderTest.AckAsync(u, new AckCommand { ChannelId = (ulong)slot + 1, MessageId = upTo }).Result;
         return counted;
     }
 
@@ -86,7 +69,7 @@ public class MentionFanOut
         return counted;
     }
 
-    [Benchmark(OperationsPerInvoke = Ops)] public int ConcurrentLru() => Baseline(_lru);
-    [Benchmark(OperationsPerInvoke = Ops)] public int MemoryCache() => Baseline(_memoryCache);
-    [Benchmark(OperationsPerInvoke = Ops)] public int ConcurrentDictionary() => Baseline(_dictionary);
+    [Benchmark(OperationsPerInvoke = Ops)] public int ConcurrentLru() => Baseline(Lru);
+    [Benchmark(OperationsPerInvoke = Ops)] public int MemoryCache() => Baseline(Mc);
+    [Benchmark(OperationsPerInvoke = Ops)] public int ConcurrentDictionary() => Baseline(Dict);
 }
