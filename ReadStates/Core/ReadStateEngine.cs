@@ -315,6 +315,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.ReservedStateSlots += s.ReservedStates;
             total.RentedStateSlots += s.RentedStates;
             total.ReservedMentionWords += s.ReservedMentionWords;
+            total.Loads += s.Loads;
+            total.Evictions += s.Evictions;
         }
         total.BacklogStates = _shared.Backlog;
         total.StoreHealthy = _shared.StoreHealthy;
@@ -339,4 +341,6 @@ public struct EngineStats
     public bool StoreHealthy;
     public long FlushedUsers;
     public long StoreWriteFailures;
+    public long Loads;
+    public long Evictions;
 }
