@@ -3,8 +3,18 @@ using ReadStates.Core;
 
 namespace ReadStates.Tests.Core;
 
-public sealed class ConcurrencyTests
+public sealed class ConcurrencyTests : IDisposable
 {
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "readstates-conc-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private ReadStates.Storage.RocksDb.RocksDbStore OpenStore() =>
+        new(new ReadStates.Storage.RocksDb.RocksDbStoreOptions { Path = _dir, BlockCacheMb = 8 });
+
     /// <summary>
     /// Threads hammer one small engine (evictions, reloads and write-behind all running): each thread
     /// owns a set of users it drives through a random sequence mirrored in its own model, and all
@@ -15,11 +25,11 @@ public sealed class ConcurrencyTests
     {
         const int threads = 4, ownUsers = 25, sharedUsers = 5, opsPerThread = 4000;
         var options = EngineModelTestsBaseAccess.Options();
-        var store = new MemoryStore();
+        var store = new CountingStore(OpenStore());
         var engine = new ReadStateEngine(options, store);
         engine.Start();
         var models = new ReadStateModel[threads];
-        var sharedMax = new ulong[sharedUsers + 1, 4];
+        var sharedMax = new ulong[sharedUsers + 1, 5];
         var deadline = Stopwatch.StartNew();
 
         var workers = Enumerable.Range(0, threads).Select(t => Task.Run(async () =>
@@ -35,8 +45,8 @@ public sealed class ConcurrencyTests
                     case 0:
                     {
                         ulong u = (ulong)rng.Next(1, sharedUsers + 1);
-                        await engine.AckAsync(u, new AckCommand { ChannelId = c % 4, MessageId = m });
-                        lock (sharedMax) sharedMax[u, c % 4] = Math.Max(sharedMax[u, c % 4], m);
+                        await engine.AckAsync(u, new AckCommand { ChannelId = 1 + c % 4, MessageId = m });
+                        lock (sharedMax) sharedMax[u, 1 + c % 4] = Math.Max(sharedMax[u, 1 + c % 4], m);
                         break;
                     }
                     case 1:
@@ -66,7 +76,9 @@ public sealed class ConcurrencyTests
         await Task.WhenAll(workers);
 
         await engine.DisposeAsync();
-        var reopened = new ReadStateEngine(options, store);
+        await store.DisposeAsync();
+        await using var reopenedStore = OpenStore();
+        var reopened = new ReadStateEngine(options, reopenedStore);
         for (int t = 0; t < threads; t++)
             for (int i = 0; i < ownUsers; i++)
             {
@@ -76,7 +88,7 @@ public sealed class ConcurrencyTests
         for (ulong u = 1; u <= sharedUsers; u++)
         {
             var s = await reopened.GetAsync(u);
-            for (ulong c = 0; c < 4; c++)
+            for (ulong c = 1; c <= 4; c++)
             {
                 var state = s.States.FirstOrDefault(x => x.ChannelId == c);
                 Assert.Equal(sharedMax[u, c], state.LastMessageId);
@@ -85,6 +97,24 @@ public sealed class ConcurrencyTests
         Assert.True(store.Loads > threads * ownUsers, $"the cache must have evicted and reloaded users (loads: {store.Loads})");
         await reopened.DisposeAsync();
     }
+}
+
+/// <summary>Counts loads on the way to a real store.</summary>
+internal sealed class CountingStore(ReadStates.Storage.IReadStateStore inner) : ReadStates.Storage.IReadStateStore
+{
+    public int Loads;
+
+    public string Name => inner.Name;
+
+    public Task LoadUserAsync(ulong userId, ReadStates.Storage.StateBatch into, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Loads);
+        return inner.LoadUserAsync(userId, into, cancellationToken);
+    }
+
+    public Task WriteAsync(ReadStates.Storage.StateBatch batch, CancellationToken cancellationToken) => inner.WriteAsync(batch, cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
 
 /// <summary>Shares the model test's settings (small cache, several shards).</summary>

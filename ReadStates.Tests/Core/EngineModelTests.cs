@@ -154,3 +154,23 @@ public sealed class EngineModelTests_MemoryStore : EngineModelTestsBase
     [InlineData(3)]
     public Task RandomOperations_MatchTheModel(int seed) => RunModel(seed, 3000);
 }
+
+public sealed class EngineModelTests_RocksDb : EngineModelTestsBase, IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "readstates-model-" + Guid.NewGuid().ToString("N"));
+
+    private protected override IReadStateStore OpenStore() =>
+        new ReadStates.Storage.RocksDb.RocksDbStore(new ReadStates.Storage.RocksDb.RocksDbStoreOptions { Path = _dir, BlockCacheMb = 8 });
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(12)]
+    [InlineData(13)]
+    [InlineData(14)]
+    public Task RandomOperations_MatchTheModel(int seed) => RunModel(seed, 3000);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+}
