@@ -5,7 +5,7 @@
 #   memory  : 100k states, 2 s loop (engine and class-per-state baseline)
 #   load    : 2 s at a low rate against a ReadStates service started here (127.0.0.1, temp data dir),
 #             when the gRPC host is in this tree
-#   compare : only when redis-server or GarnetServer is installed
+#   compare : only when redis-server or garnet-server (dotnet tool) is installed
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -71,10 +71,10 @@ if command -v redis-server > /dev/null; then
   redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no > "$work/redis.log" 2>&1 &
   pids+=($!)
   peer="redis://127.0.0.1:$rport"
-elif command -v GarnetServer > /dev/null || [ -x "$HOME/.dotnet/tools/GarnetServer" ]; then
+elif command -v garnet-server > /dev/null || [ -x "$HOME/.dotnet/tools/garnet-server" ]; then
   rport="$(free_port)"
-  garnet="$(command -v GarnetServer || echo "$HOME/.dotnet/tools/GarnetServer")"
-  "$garnet" --bind 127.0.0.1 --port "$rport" --lua true > "$work/garnet.log" 2>&1 &
+  garnet="$(command -v garnet-server || echo "$HOME/.dotnet/tools/garnet-server")"
+  "$garnet" --bind 127.0.0.1 --port "$rport" --lua -m 256m > "$work/garnet.log" 2>&1 &
   pids+=($!)
   peer="redis://127.0.0.1:$rport"
 fi
@@ -91,7 +91,7 @@ if [ -n "$peer" ]; then
       --connections 2 --out "$work/load" --no-progress
   fi
 else
-  step "compare: skipped (neither redis-server nor GarnetServer is installed)"
+  step "compare: skipped (neither redis-server nor garnet-server is installed)"
 fi
 
 echo
