@@ -207,3 +207,18 @@ public sealed class AckTests : IAsyncLifetime
         Assert.Equal([1UL], skipped);
     }
 }
+
+public sealed class ZeroIdTests
+{
+    [Fact]
+    public async Task ZeroIds_AreRejected_BeforeAnythingChanges()
+    {
+        var store = new MemoryStore();
+        await using var engine = EngineTestKit.Create(store);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await engine.Ack(0, 1, 1));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await engine.Ack(1, 0, 1));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await engine.Mention(5, 10, 1, 0));
+        Assert.Empty((await engine.GetAsync(1)).States);
+        Assert.Equal(1, store.Loads); // only the Get loaded user 1: the rejected fan-out touched no one
+    }
+}

@@ -76,10 +76,10 @@ public class ReadStateCodecTests
                 ChannelId = ulong.MaxValue,
                 LastMessageId = ulong.MaxValue,
                 ParentId = ulong.MaxValue,
-                LastPinTimestamp = long.MinValue,
+                LastPinTimestamp = ReadState.MaxLastPinTimestamp,
                 Version = ulong.MaxValue,
-                MentionCount = int.MaxValue,
-                LastViewed = int.MinValue,
+                MentionCount = ReadState.MaxMentionCount,
+                LastViewed = ReadState.MaxLastViewed,
                 Type = ReadStateType.MessageRequests,
             },
             OverflowCount = int.MaxValue,
@@ -91,10 +91,10 @@ public class ReadStateCodecTests
 
         Assert.Equal(ulong.MaxValue, r.State.LastMessageId);
         Assert.Equal(ulong.MaxValue, r.State.ParentId);
-        Assert.Equal(long.MinValue, r.State.LastPinTimestamp);
+        Assert.Equal(ReadState.MaxLastPinTimestamp, r.State.LastPinTimestamp);
         Assert.Equal(ulong.MaxValue, r.State.Version);
-        Assert.Equal(int.MaxValue, r.State.MentionCount);
-        Assert.Equal(int.MinValue, r.State.LastViewed);
+        Assert.Equal(ReadState.MaxMentionCount, r.State.MentionCount);
+        Assert.Equal(ReadState.MaxLastViewed, r.State.LastViewed);
         Assert.Equal(int.MaxValue, r.OverflowCount);
         Assert.Equal(ulong.MaxValue, r.OverflowMaxId);
         Assert.Equal(mentions, r.Mentions);

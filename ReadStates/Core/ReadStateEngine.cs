@@ -46,6 +46,14 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         return _shards[(int)(h >> _shardShift)];
     }
 
+    /// <summary>Zero is never an id, and channel 0 is where stores keep the per-user meta row.</summary>
+    private static void CheckId(ulong id, string name)
+    {
+        if (id == 0) ThrowZeroId(name);
+    }
+
+    private static void ThrowZeroId(string name) => throw new ArgumentOutOfRangeException(name, "Ids must not be zero.");
+
     private void ThrowIfBacklogFull()
     {
         if (_shared.Backlog <= Options.MaxBacklogStates) return;
@@ -63,6 +71,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     public ValueTask<AckResult> AckAsync(ulong userId, in AckCommand command, CancellationToken cancellationToken = default)
     {
+        CheckId(userId, nameof(userId));
+        CheckId(command.ChannelId, "channelId");
         ThrowIfBacklogFull();
         var shard = ShardFor(userId);
         if (shard.TryAck(userId, command, out var result)) return new(result);
@@ -82,6 +92,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     public ValueTask BulkAckAsync(ulong userId, ReadOnlyMemory<AckCommand> commands, Memory<AckResult> results, CancellationToken cancellationToken = default)
     {
         if (results.Length < commands.Length) throw new ArgumentException("One result per command is needed.", nameof(results));
+        CheckId(userId, nameof(userId));
+        foreach (ref readonly var c in commands.Span) CheckId(c.ChannelId, "channelId");
         ThrowIfBacklogFull();
         var shard = ShardFor(userId);
         if (shard.TryBulkAck(userId, commands.Span, results.Span)) return default;
@@ -100,6 +112,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     public ValueTask<int> AckParentAsync(ulong userId, ulong parentId, ulong messageId, CancellationToken cancellationToken = default)
     {
+        CheckId(userId, nameof(userId));
         ThrowIfBacklogFull();
         var shard = ShardFor(userId);
         if (shard.TryAckParent(userId, parentId, messageId, out int acked)) return new(acked);
@@ -118,6 +131,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     public ValueTask<AckResult> AckPinsAsync(ulong userId, ulong channelId, long lastPinTimestamp, in StateAttributes attributes, CancellationToken cancellationToken = default)
     {
+        CheckId(userId, nameof(userId));
+        CheckId(channelId, nameof(channelId));
         ThrowIfBacklogFull();
         var shard = ShardFor(userId);
         if (shard.TryAckPins(userId, channelId, lastPinTimestamp, attributes, out var result)) return new(result);
@@ -142,6 +157,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     public ValueTask<int> AddMentionsAsync(ulong channelId, ulong messageId, ReadOnlyMemory<ulong> userIds, in StateAttributes attributes,
         ICollection<ulong>? skippedAtLimit, CancellationToken cancellationToken = default)
     {
+        CheckId(channelId, nameof(channelId));
+        foreach (ulong u in userIds.Span) CheckId(u, nameof(userIds));
         ThrowIfBacklogFull();
         int counted = 0;
         List<ulong>? misses = null;
@@ -185,6 +202,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     public ValueTask<int> RemoveMentionsAsync(ulong channelId, ulong messageId, ReadOnlyMemory<ulong> userIds, CancellationToken cancellationToken = default)
     {
+        CheckId(channelId, nameof(channelId));
+        foreach (ulong u in userIds.Span) CheckId(u, nameof(userIds));
         ThrowIfBacklogFull();
         int removed = 0;
         List<ulong>? misses = null;
@@ -228,6 +247,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     public ValueTask<int> DeleteAsync(ulong userId, ReadOnlyMemory<ulong> channelIds, bool all, CancellationToken cancellationToken = default)
     {
+        CheckId(userId, nameof(userId));
         ThrowIfBacklogFull();
         var shard = ShardFor(userId);
         if (shard.TryDelete(userId, channelIds.Span, all, out int deleted)) return new(deleted);
@@ -252,7 +272,10 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     /// </summary>
     public bool TryRead<TVisitor>(ulong userId, ReadOnlySpan<ulong> channelIds, ref TVisitor visitor)
         where TVisitor : IReadStateVisitor, allows ref struct
-        => ShardFor(userId).TryRead(userId, channelIds, ref visitor);
+    {
+        CheckId(userId, nameof(userId));
+        return ShardFor(userId).TryRead(userId, channelIds, ref visitor);
+    }
 
     /// <summary>Makes a user resident (loading it from the store if needed).</summary>
     public ValueTask LoadAsync(ulong userId, CancellationToken cancellationToken = default) =>
@@ -262,6 +285,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     public ValueTask ReadAsync<TVisitor>(ulong userId, ReadOnlyMemory<ulong> channelIds, TVisitor visitor, CancellationToken cancellationToken = default)
         where TVisitor : class, IReadStateVisitor
     {
+        CheckId(userId, nameof(userId));
         var shard = ShardFor(userId);
         if (shard.TryRead(userId, channelIds.Span, ref visitor)) return default;
         return ReadSlowAsync(shard, userId, channelIds, visitor, cancellationToken);
@@ -291,6 +315,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.ReservedStateSlots += s.ReservedStates;
             total.RentedStateSlots += s.RentedStates;
             total.ReservedMentionWords += s.ReservedMentionWords;
+            total.Loads += s.Loads;
+            total.Evictions += s.Evictions;
         }
         total.BacklogStates = _shared.Backlog;
         total.StoreHealthy = _shared.StoreHealthy;
@@ -315,4 +341,6 @@ public struct EngineStats
     public bool StoreHealthy;
     public long FlushedUsers;
     public long StoreWriteFailures;
+    public long Loads;
+    public long Evictions;
 }

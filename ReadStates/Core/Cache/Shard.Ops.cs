@@ -93,9 +93,11 @@ internal sealed partial class Shard
                 $"User {u.UserId} would have {u.Live + newStates} read states; the limit is {Options.MaxStatesPerUser}.");
     }
 
-    private AckResult AckOne(ref UserSlot u, in AckCommand cmd, ref Stamp stamp)
+    private AckResult AckOne(ref UserSlot u, in AckCommand cmd, ref Stamp stamp) => AckAt(ref u, Find(u, cmd.ChannelId), cmd, ref stamp);
+
+    /// <summary>Applies an ack given the result of <see cref="Find"/> for its channel.</summary>
+    private AckResult AckAt(ref UserSlot u, int index, in AckCommand cmd, ref Stamp stamp)
     {
-        int index = Find(u, cmd.ChannelId);
         bool applied = true, changed;
         if (!IsLive(u, index))
         {
@@ -135,9 +137,10 @@ internal sealed partial class Shard
             int slot = Resolve(userId);
             if (slot < 0) { result = default; return false; }
             ref var u = ref _slots[slot];
-            if (!IsLive(u, Find(u, cmd.ChannelId))) CheckRoomFor(u, 1, "channel_id");
+            int index = Find(u, cmd.ChannelId);
+            if (!IsLive(u, index)) CheckRoomFor(u, 1, "channel_id");
             var stamp = default(Stamp);
-            result = AckOne(ref u, cmd, ref stamp);
+            result = AckAt(ref u, index, cmd, ref stamp);
             Finish(slot, stamp);
             return true;
         }

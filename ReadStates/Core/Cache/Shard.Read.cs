@@ -6,11 +6,6 @@ internal sealed partial class Shard
     private ParentTotal[] _parentScratch = new ParentTotal[64];
     private ulong[] _channelScratch = new ulong[64];
 
-    private struct ByParent : IComparer<ParentTotal>
-    {
-        public readonly int Compare(ParentTotal x, ParentTotal y) => x.ParentId.CompareTo(y.ParentId);
-    }
-
     public bool TryRead<TVisitor>(ulong userId, ReadOnlySpan<ulong> channelIds, ref TVisitor visitor)
         where TVisitor : IReadStateVisitor, allows ref struct
     {
@@ -31,24 +26,24 @@ internal sealed partial class Shard
                 totals.TotalMentions += s.MentionCount;
                 int withMentions = s.MentionCount > 0 ? 1 : 0;
                 totals.ChannelsWithMentions += withMentions;
-                _parentScratch[parents++] = new ParentTotal { ParentId = s.ParentId, Mentions = s.MentionCount, ChannelsWithMentions = withMentions };
+                // Users sit in few parents (guilds): a linear scan of the distinct ones beats hashing here.
+                int p = 0;
+                while (p < parents && _parentScratch[p].ParentId != s.ParentId) p++;
+                if (p == parents) _parentScratch[parents++] = new ParentTotal { ParentId = s.ParentId };
+                _parentScratch[p].Mentions += s.MentionCount;
+                _parentScratch[p].ChannelsWithMentions += withMentions;
             }
             visitor.Begin(u.Version, totals);
 
             var byParent = _parentScratch.AsSpan(0, parents);
-            byParent.Sort(default(ByParent));
-            for (int i = 0; i < byParent.Length;)
+            for (int i = 1; i < byParent.Length; i++)
             {
-                var sum = byParent[i];
-                int j = i + 1;
-                for (; j < byParent.Length && byParent[j].ParentId == sum.ParentId; j++)
-                {
-                    sum.Mentions += byParent[j].Mentions;
-                    sum.ChannelsWithMentions += byParent[j].ChannelsWithMentions;
-                }
-                visitor.Parent(sum);
-                i = j;
+                var item = byParent[i];
+                int j = i - 1;
+                for (; j >= 0 && byParent[j].ParentId > item.ParentId; j--) byParent[j + 1] = byParent[j];
+                byParent[j + 1] = item;
             }
+            foreach (ref readonly var parent in byParent) visitor.Parent(parent);
 
             if (channelIds.IsEmpty)
             {

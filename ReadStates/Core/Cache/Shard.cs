@@ -28,6 +28,8 @@ internal sealed partial class Shard
     private long _units;
     private ulong[] _dirty = new ulong[64];
     private int _dirtyCount;
+    private long _loads;
+    private long _evictions;
 
     public Shard(EngineShared shared, long capacity)
     {
@@ -90,6 +92,7 @@ internal sealed partial class Shard
             _shared.AddBacklog(-evicted.Units);
             slot = InsertUser(userId, evicted.States, evicted.PersistedVersion);
             MarkDirty(slot);
+            EvictOverCapacity(slot);
             return slot;
         }
         return -1;
@@ -167,6 +170,7 @@ internal sealed partial class Shard
 
     private void Evict(int slot)
     {
+        _evictions++;
         ref var u = ref _slots[slot];
         var states = StatesOf(u);
         if (u.IsDirty)
@@ -229,6 +233,7 @@ internal sealed partial class Shard
             lock (_lock)
             {
                 _loading.Remove(userId);
+                _loads++;
                 if (!_index.TryGet(userId, out _) && !_evicted.ContainsKey(userId))
                 {
                     int slot = InsertUser(userId, batch, null);
@@ -341,11 +346,11 @@ internal sealed partial class Shard
         lock (_lock)
         {
             return new ShardStats(_index.Count, _units, _evicted.Count, _dirtyCount,
-                _states.ReservedElements, _states.RentedElements, _mentions.ReservedWords);
+                _states.ReservedElements, _states.RentedElements, _mentions.ReservedWords, _loads, _evictions);
         }
     }
 }
 
 internal readonly record struct ShardStats(
     int ResidentUsers, long ResidentUnits, int EvictedDirtyUsers, int QueuedDirtyUsers,
-    long ReservedStates, long RentedStates, long ReservedMentionWords);
+    long ReservedStates, long RentedStates, long ReservedMentionWords, long Loads, long Evictions);
