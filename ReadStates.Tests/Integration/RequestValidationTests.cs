@@ -95,6 +95,23 @@ public sealed class RequestValidationTests : IAsyncLifetime
         AssertRejected(() => Client.AckPinsAsync(new AckPinsRequest { UserId = User, ChannelId = 1 }), "last_pin_timestamp");
 
     [Fact]
+    public Task AckPins_PastThe48BitTimestampRange_IsRejected() =>
+        AssertRejected(() => Client.AckPinsAsync(new AckPinsRequest { UserId = User, ChannelId = 1, LastPinTimestamp = 1L << 48 }), "last_pin_timestamp");
+
+    [Fact]
+    public Task LastViewed_OutsideItsRange_IsRejected_WhereverItAppears() =>
+        AssertRejected(() => Client.BulkAckAsync(new BulkAckRequest
+        {
+            UserId = User,
+            Entries =
+            {
+                new BulkAckEntry { ChannelId = 1, MessageId = 5000, Attributes = new StateAttributes { LastViewed = 65_536 } },
+                new BulkAckEntry { ChannelId = 1, MessageId = 5001, Attributes = new StateAttributes { LastViewed = -1 } },
+                new BulkAckEntry { ChannelId = 1, MessageId = 5002, Attributes = new StateAttributes { LastViewed = 65_535 } },
+            },
+        }), "entries[0].attributes.last_viewed", "entries[1].attributes.last_viewed");
+
+    [Fact]
     public Task AddMentions_OverTheUserLimit_IsRejected() =>
         AssertRejected(() => Client.AddMentionsAsync(new AddMentionsRequest { ChannelId = 1, MessageId = 300, UserIds = { User, 2, 3 } }), "user_ids");
 

@@ -58,7 +58,8 @@ internal static class RequestValidator
         var v = default(Violations);
         NonZero(ref v, r.UserId, "user_id");
         NonZero(ref v, r.ChannelId, "channel_id");
-        if (r.LastPinTimestamp <= 0) v.Add("last_pin_timestamp", "Must be a positive unix time in milliseconds.");
+        if (r.LastPinTimestamp is <= 0 or > Core.ReadState.MaxLastPinTimestamp)
+            v.Add("last_pin_timestamp", $"Must be a unix time in milliseconds between 1 and {Core.ReadState.MaxLastPinTimestamp}.");
         Attributes(ref v, r.Attributes, "attributes");
         v.ThrowIfAny();
     }
@@ -120,7 +121,7 @@ internal static class RequestValidator
     private static bool AttributesValid(StateAttributes a) =>
         (!a.HasType || (uint)a.Type <= (uint)LastType)
         && (!a.HasFlags || (a.Flags & ~KnownFlags) == 0)
-        && (!a.HasLastViewed || a.LastViewed >= 0);
+        && (!a.HasLastViewed || a.LastViewed is >= 0 and <= Core.ReadState.MaxLastViewed);
 
     private static void Attributes(ref Violations v, StateAttributes? a, string prefix)
     {
@@ -129,8 +130,8 @@ internal static class RequestValidator
             v.Add(prefix + ".type", $"Unknown read-state type {(int)a.Type}.");
         if (a.HasFlags && (a.Flags & ~KnownFlags) != 0)
             v.Add(prefix + ".flags", $"Unknown flag bits 0x{a.Flags & ~KnownFlags:X}; allowed: GUILD_CHANNEL (1), THREAD (2), LOW_IMPORTANCE_MENTION (4).");
-        if (a.HasLastViewed && a.LastViewed < 0)
-            v.Add(prefix + ".last_viewed", "Must not be negative.");
+        if (a.HasLastViewed && a.LastViewed is < 0 or > Core.ReadState.MaxLastViewed)
+            v.Add(prefix + ".last_viewed", $"Must be between 0 and {Core.ReadState.MaxLastViewed}.");
     }
 
     /// <summary>Collects violations; allocates only once something is wrong.</summary>
