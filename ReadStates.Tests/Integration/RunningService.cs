@@ -32,7 +32,10 @@ internal sealed class RunningService : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <param name="settings">Extra settings as <c>Section:Key=value</c>.</param>
-    public static async Task<RunningService> StartAsync(string dataDir, params string[] settings)
+    public static Task<RunningService> StartAsync(string dataDir, params string[] settings) => StartAsync(dataDir, null, settings);
+
+    /// <param name="configure">Runs on the builder after the production wiring (e.g. to wrap the store).</param>
+    public static async Task<RunningService> StartAsync(string dataDir, Action<WebApplicationBuilder>? configure, params string[] settings)
     {
         var args = new List<string>
         {
@@ -44,7 +47,7 @@ internal sealed class RunningService : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
         };
         args.AddRange(settings.Select(s => "--" + s));
-        var app = ReadStatesHost.Build([.. args]);
+        var app = ReadStatesHost.Build([.. args], configure);
         Assert.Empty(ReadStatesHost.CheckConfiguration(app.Services));
         using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await app.StartAsync(startTimeout.Token);
