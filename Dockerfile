@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # ReadStates: build with the SDK image, run on the ASP.NET runtime image as a non-root user.
 #   docker build -t readstates .
-#   docker run --rm -p 5000:5000 -v readstates-data:/data readstates
+#   docker run --rm -p 5000:5000 -p 9464:9464 -v readstates-data:/data readstates
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
@@ -23,8 +23,10 @@ VOLUME /data
 ENV ReadStates__Storage__RocksDb__Path=/data \
     ASPNETCORE_URLS=http://0.0.0.0:5000 \
     ASPNETCORE_HTTP_PORTS= \
+    ReadStates__Metrics__Host=0.0.0.0 \
     Logging__Console__FormatterName=json
-EXPOSE 5000
+# 5000: gRPC (h2c). 9464: Prometheus metrics (HTTP/1.1, /metrics).
+EXPOSE 5000 9464
 # Health: the service answers grpc.health.v1 on port 5000 (h2c). The runtime image has no gRPC probe,
 # so check from outside, e.g. `grpcurl -plaintext localhost:5000 grpc.health.v1.Health/Check`, or a
 # Kubernetes `grpc:` probe on port 5000.

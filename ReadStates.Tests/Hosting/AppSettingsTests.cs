@@ -58,6 +58,13 @@ public class AppSettingsTests
     }
 
     [Fact]
+    public void MetricsSection_ListsEverySetting_WithTheCodeDefaults()
+    {
+        AssertEverySettingListed("Metrics", typeof(MetricsOptions));
+        AssertSameSettings(new MetricsOptions(), Bind<MetricsOptions>("Metrics"));
+    }
+
+    [Fact]
     public void Endpoints_SpeakHttp2WithoutTls()
     {
         Assert.Equal("Http2", Config["Kestrel:EndpointDefaults:Protocols"]);

@@ -45,6 +45,7 @@ internal sealed class RunningService : IAsyncDisposable
             "--Engine:CapacityStates=65536",
             "--Engine:Shards=4",
             "--Logging:LogLevel:Default=Warning",
+            "--Metrics:Enabled=false", // tests run many services at once; MetricsTests turns it on
         };
         args.AddRange(settings.Select(s => "--" + s));
         var app = ReadStatesHost.Build([.. args], configure);

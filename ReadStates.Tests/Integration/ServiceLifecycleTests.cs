@@ -129,6 +129,7 @@ public sealed partial class ServiceLifecycleTests
         info.Environment["ReadStates__Engine__CapacityStates"] = "65536";
         info.Environment["ReadStates__Engine__Shards"] = "4";
         info.Environment["Logging__Console__FormatterName"] = "simple";
+        info.Environment["ReadStates__Metrics__Enabled"] = "false";
         foreach (var (name, value) in environment) info.Environment[name] = value;
         return Process.Start(info) ?? throw new InvalidOperationException("Could not start the service process.");
     }

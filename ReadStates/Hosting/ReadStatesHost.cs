@@ -7,6 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Prometheus;
+using System.Diagnostics.Metrics;
 using ReadStates.Api;
 using ReadStates.Core;
 using ReadStates.Storage;
@@ -85,6 +87,7 @@ public static class ReadStatesHost
         Collect<EngineOptions>(services, problems);
         Collect<ServiceOptions>(services, problems);
         Collect<StorageOptions>(services, problems);
+        Collect<MetricsOptions>(services, problems);
         return problems;
     }
 
@@ -147,6 +150,7 @@ public static class ReadStatesHost
         Bind<EngineOptions>(services, config, "Engine", o => o.Validate());
         Bind<ServiceOptions>(services, config, "Service", o => o.Validate());
         Bind<StorageOptions>(services, config, "Storage", o => o.Validate());
+        Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
 
         var engine = config.GetSection("Engine").Get<EngineOptions>() ?? new EngineOptions();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = engine.ShutdownFlushTimeout + TimeSpan.FromSeconds(15));
@@ -157,8 +161,11 @@ public static class ReadStatesHost
             sp.GetRequiredService<IOptions<EngineOptions>>().Value,
             sp.GetRequiredService<IReadStateStore>(),
             sp.GetRequiredService<ILogger<ReadStateEngine>>()));
+        services.AddSingleton(sp => new EngineMetrics(sp.GetRequiredService<ReadStateEngine>(), sp.GetRequiredService<IMeterFactory>()));
         // Registered before the web server's own hosted service: starts first, stops after Kestrel has drained.
         services.AddHostedService<EngineHostedService>();
+
+        AddMetricsEndpoint(services, config);
 
         services.AddGrpc(o => o.Interceptors.Add<EngineErrorInterceptor>());
         services.AddGrpcReflection();
@@ -167,6 +174,29 @@ public static class ReadStatesHost
             o.Services.Map("", _ => true);
             o.Services.Map("readstates.v1.ReadStates", _ => true);
         }).AddCheck<StoreHealthCheck>("store");
+    }
+
+    private static void AddMetricsEndpoint(IServiceCollection services, IConfiguration config)
+    {
+        var metrics = new MetricsOptions();
+        try
+        {
+            config.GetSection("Metrics").Bind(metrics);
+        }
+        catch (InvalidOperationException)
+        {
+            return; // reported by the configuration check before start
+        }
+        if (!metrics.Enabled || metrics.Validate().Count > 0) return;
+        // A separate small HTTP/1.1 server: the engine's System.Diagnostics.Metrics instruments
+        // (meter "ReadStates") are exported with the process, runtime and ASP.NET Core metrics.
+        Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName));
+        services.AddSingleton(sp => new PrometheusMeterBridge(Metrics.DefaultRegistry, EngineMetrics.MeterName, sp.GetRequiredService<IMeterFactory>()));
+        services.AddMetricServer(o =>
+        {
+            o.Hostname = metrics.Host;
+            o.Port = (ushort)metrics.Port;
+        });
     }
 
     private static IReadStateStore CreateStore(IServiceProvider sp)
