@@ -21,7 +21,7 @@ internal sealed partial class CqlConnection
 
         bool compress = _settings.Compression && ServerInfo.SupportsLz4;
         KeyValuePair<string, string>[] startupOptions = compress
-            ? [new("CQL_VERSION", "3.0.0"), new("COMPRESSION", "lz4")]
+            ? [new("COMPRESSION", "lz4"), new("CQL_VERSION", "3.0.0")]
             : [new("CQL_VERSION", "3.0.0")];
         CqlResponse reply;
         using (var startup = CqlRequests.Startup(startupOptions))

@@ -85,6 +85,12 @@ internal sealed class CqlValues : IDisposable
         Encoding.UTF8.GetBytes(value, Begin(Encoding.UTF8.GetByteCount(value)));
     }
 
+    public void AddVarint(System.Numerics.BigInteger value)
+    {
+        int n = value.GetByteCount(isUnsigned: false);
+        value.TryWriteBytes(Begin(n), out _, isUnsigned: false, isBigEndian: true);
+    }
+
     public void AddUuid(Guid value) => value.TryWriteBytes(Begin(16), bigEndian: true, out _);
 
     public void AddInet(IPAddress value)
