@@ -128,7 +128,7 @@ internal static class FindMax
             double next = double.IsPositiveInfinity(failed) ? rate * 2 : outcome.BestRate > 0 ? (outcome.BestRate + failed) / 2 : rate / 2;
             if (!double.IsPositiveInfinity(failed) && outcome.BestRate > 0 && failed / outcome.BestRate < 1.08) break;
             if (next < 1) break;
-            rate = Math.Round(next, -1);
+            rate = Math.Round(next / 10) * 10;
         }
         Console.WriteLine($"find-max: highest rate with p99 <= {targetMs} ms: {outcome.BestRate:N0}/s");
         if (outcome.BestRate > 0)
