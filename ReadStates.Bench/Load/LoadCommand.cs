@@ -27,6 +27,7 @@ internal static class LoadCommand
         new("name", "Label of the output files"),
         new("seed", "Random seed", "1"),
         new("no-progress", "No live progress line on stderr", IsFlag: true),
+        new("server-pid", "Pid of the target server, to report its CPU time per request (compare: --server-pid for ReadStates, --peer-pid for the peer)", "0"),
         new("p99-target", "find-max: highest acceptable p99", "1ms"),
         new("trial-duration", "find-max: measured time of each trial", "10s"),
         new("trial-warmup", "find-max: warm-up of each trial", "2s"),
@@ -45,9 +46,9 @@ internal static class LoadCommand
         ],
         RunAsync);
 
-    public static RunSettings Settings(ParsedArgs a, double rate, TimeSpan? duration = null, TimeSpan? warmup = null) => new(
+    public static RunSettings Settings(ParsedArgs a, double rate, TimeSpan? duration = null, TimeSpan? warmup = null, string pidOption = "server-pid") => new(
         rate, duration ?? a.Duration("duration"), warmup ?? a.Duration("warmup"), a.Int("connections"), a.Int("workers"),
-        a.Int("max-inflight"), a.Duration("drain"), a.Int("seed"), !a.Flag("no-progress"));
+        a.Int("max-inflight"), a.Duration("drain"), a.Int("seed"), !a.Flag("no-progress"), a.Int(pidOption));
 
     public static async Task<(ILoadTarget Target, string Server)> ConnectAsync(string address, int connections, CancellationToken ct)
     {
@@ -110,7 +111,7 @@ internal static class FindMax
         public RunResult? Half { get; set; }
     }
 
-    public static async Task<Outcome> RunAsync(ILoadTarget target, string server, Workload workload, ParsedArgs a, CancellationToken ct)
+    public static async Task<Outcome> RunAsync(ILoadTarget target, string server, Workload workload, ParsedArgs a, CancellationToken ct, string pidOption = "server-pid")
     {
         double targetMs = a.Duration("p99-target").TotalMilliseconds;
         var outcome = new Outcome { P99TargetMs = targetMs };
@@ -118,7 +119,7 @@ internal static class FindMax
         int maxTrials = a.Int("max-trials");
         for (int i = 0; i < maxTrials && !ct.IsCancellationRequested; i++)
         {
-            var r = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, rate, a.Duration("trial-duration"), a.Duration("trial-warmup")), ct);
+            var r = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, rate, a.Duration("trial-duration"), a.Duration("trial-warmup"), pidOption), ct);
             // Passing needs the rate actually delivered, the p99 under target, and (almost) no errors.
             bool Passed(RunResult x) => x.AchievedRate >= 0.95 * rate && x.P(99) <= targetMs && x.Errors <= x.Sent / 1000 && x.Unfinished == 0;
             bool passed = Passed(r);
@@ -126,7 +127,7 @@ internal static class FindMax
             {
                 // On a shared machine one burst of someone else's work can fail a trial: a failure must repeat.
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"find-max trial {i + 1}: {rate:N0}/s failed (p99 {r.P(99):0.000} ms), trying again"));
-                r = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, rate, a.Duration("trial-duration"), a.Duration("trial-warmup")), ct);
+                r = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, rate, a.Duration("trial-duration"), a.Duration("trial-warmup"), pidOption), ct);
                 passed = Passed(r);
             }
             outcome.Trials.Add(new Trial(rate, r.AchievedRate, r.P(99), r.Errors, passed));
@@ -142,7 +143,7 @@ internal static class FindMax
         Console.WriteLine($"find-max: highest rate with p99 <= {targetMs} ms: {outcome.BestRate:N0}/s");
         if (outcome.BestRate > 0)
         {
-            outcome.Half = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, outcome.BestRate / 2), ct);
+            outcome.Half = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, outcome.BestRate / 2, pidOption: pidOption), ct);
             Console.Write("At half of it: ");
             LoadReport.Print(outcome.Half, Console.Out);
         }
