@@ -136,16 +136,16 @@ public class CqlSessionTests
     public async Task SlowReply_TimesOut_ThenIdempotentRetrySucceeds()
     {
         await using var server = new CqlTestServer();
-        await using var session = await ConnectAsync(server, requestTimeout: TimeSpan.FromMilliseconds(300));
+        await using var session = await ConnectAsync(server, requestTimeout: TimeSpan.FromMilliseconds(1000));
         await CreateSchemaAsync(session);
         var insert = await session.PrepareAsync(Insert, Timeout());
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(2));
+        server.DelayReplies(1, TimeSpan.FromSeconds(6));
         var sw = System.Diagnostics.Stopwatch.StartNew();
         await InsertAsync(session, insert, 1, 1, "a", 1, idempotent: true);
-        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1.9));
+        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(5.5));
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(2));
+        server.DelayReplies(1, TimeSpan.FromSeconds(6));
         var ex = await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 2, "b", 1, idempotent: false));
         Assert.True(ex.IsTransient);
         Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);

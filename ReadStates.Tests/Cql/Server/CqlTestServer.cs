@@ -5,6 +5,9 @@ using ReadStates.Storage.Cql;
 
 namespace ReadStates.Tests.Cql.Server;
 
+/// <summary>One BATCH as the server applied it; <see cref="PartitionKey"/> is the hex of the (first) partition key.</summary>
+internal sealed record BatchRecord(CqlBatchType Type, int Statements, long Timestamp, int Partitions, int Shard, string PartitionKey);
+
 /// <summary>Settings of a <see cref="CqlTestServer"/>.</summary>
 internal sealed record CqlTestServerOptions
 {
@@ -85,6 +88,7 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public int OpenConnections => _connections.Count;
     public ConcurrentQueue<(CqlOpcode Opcode, int Shard, string Query)> Requests { get; } = new();
     public ConcurrentQueue<Dictionary<string, string>> Startups { get; } = new();
+    public ConcurrentQueue<BatchRecord> Batches { get; } = new();
     public int PrepareCount => Volatile.Read(ref _prepares);
     public int CompressedRequests => Volatile.Read(ref _compressedRequests);
     private int _accepted, _prepares, _compressedRequests;

@@ -192,7 +192,9 @@ internal sealed partial class CqlSession : IAsyncDisposable
                 }
                 catch (CqlException ex) when (ex.IsTransient)
                 {
+                    // Nothing was sent; give a host that is down (or reconnecting) a moment before the next try.
                     last = ex;
+                    if (attempts <= _options.MaxRetries) await BackoffAsync(attempts, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
             }
