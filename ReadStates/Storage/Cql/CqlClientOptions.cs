@@ -30,6 +30,8 @@ internal struct CqlRequestOptions
     public byte[]? PagingState;
     /// <summary>Client-side write time (Unix µs); null = the coordinator's clock.</summary>
     public long? Timestamp;
+    /// <summary>Per-attempt timeout; null = the connection settings' RequestTimeout.</summary>
+    public TimeSpan? Timeout;
 
     public static CqlRequestOptions Default(CqlConsistency consistency = CqlConsistency.LocalQuorum) => new() { Consistency = consistency };
 }

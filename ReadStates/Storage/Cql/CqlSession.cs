@@ -53,6 +53,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
         public CqlBatch? Batch;
         public QueryParameters Parameters;
         public bool Idempotent;
+        public TimeSpan Timeout;
         public bool HasToken;
         public long Token;
 
@@ -103,6 +104,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
             Statement = statement,
             Parameters = ToParameters(values, options),
             Idempotent = options.Idempotent,
+            Timeout = options.Timeout ?? _options.Connection.RequestTimeout,
         };
         if (values is not null) request.HasToken = Murmur3.TryTokenOf(values, 0, statement.PartitionKeyIndexes, out request.Token);
         return RunForRowsAsync(request, cancellationToken);
@@ -111,7 +113,14 @@ internal sealed partial class CqlSession : IAsyncDisposable
     /// <summary>Runs a text statement (DDL, topology); returns the rows for a SELECT, else null.</summary>
     public ValueTask<CqlRowSet?> QueryAsync(string query, CqlValues? values, in CqlRequestOptions options, CancellationToken cancellationToken)
     {
-        var request = new Request { Kind = RequestKind.Query, Query = query, Parameters = ToParameters(values, options), Idempotent = options.Idempotent };
+        var request = new Request
+        {
+            Kind = RequestKind.Query,
+            Query = query,
+            Parameters = ToParameters(values, options),
+            Idempotent = options.Idempotent,
+            Timeout = options.Timeout ?? _options.Connection.RequestTimeout,
+        };
         return RunForRowsAsync(request, cancellationToken);
     }
 
@@ -125,6 +134,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
             Batch = batch,
             Parameters = new QueryParameters { Consistency = options.Consistency, Timestamp = options.Timestamp },
             Idempotent = options.Idempotent,
+            Timeout = options.Timeout ?? _options.Connection.RequestTimeout,
         };
         foreach (ref readonly var e in batch.Entries)
         {
@@ -194,7 +204,12 @@ internal sealed partial class CqlSession : IAsyncDisposable
                 {
                     // Nothing was sent; give a host that is down (or reconnecting) a moment before the next try.
                     last = ex;
-                    if (attempts <= _options.MaxRetries) await BackoffAsync(attempts, cancellationToken).ConfigureAwait(false);
+                    if (attempts <= _options.MaxRetries)
+                    {
+                        long wait = Math.Min(host.Pool.RetryAfterMilliseconds, (long)_options.Connection.RequestTimeout.TotalMilliseconds);
+                        if (wait > 0 && plan.Length == 1) await Task.Delay(TimeSpan.FromMilliseconds(wait), cancellationToken).ConfigureAwait(false);
+                        else await BackoffAsync(attempts, cancellationToken).ConfigureAwait(false);
+                    }
                     continue;
                 }
             }
@@ -204,7 +219,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
             {
                 try
                 {
-                    response = await connection.SendAsync(frame, _options.Connection.RequestTimeout, cancellationToken).ConfigureAwait(false);
+                    response = await connection.SendAsync(frame, request.Timeout, cancellationToken).ConfigureAwait(false);
                 }
                 catch (CqlException ex) when (ex.IsTransient && (request.Idempotent || !ex.MayHaveBeenApplied) && attempts <= _options.MaxRetries)
                 {
