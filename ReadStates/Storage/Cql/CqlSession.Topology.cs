@@ -87,6 +87,9 @@ internal sealed partial class CqlSession
             if (!hosts.Contains(host)) hosts.Add(host);
         }
         if (hosts.Count == 0) throw new CqlException($"No host of datacenter '{localDc}' in the cluster.", isTransient: false);
+        // Hosts retired by the previous refresh have had a whole interval to finish their requests.
+        foreach (var old in _retired) _ = old.DisposeAsync();
+        _retired.Clear();
         foreach (var c in candidates)
             if (!hosts.Contains(c)) _retired.Add(c);
         var ring = new TokenRing(hosts);

@@ -17,6 +17,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
     private readonly ConcurrentDictionary<string, PreparedStatement> _prepared = new(StringComparer.Ordinal);
     private TokenRing _ring = new([]);
     private int _roundRobin;
+    private Timer? _refreshTimer;
 
     private CqlSession(CqlClientOptions options, ILogger logger)
     {
@@ -34,6 +35,11 @@ internal sealed partial class CqlSession : IAsyncDisposable
         try
         {
             await session.RefreshTopologyAsync(cancellationToken).ConfigureAwait(false);
+            if (options.TopologyRefreshInterval > TimeSpan.Zero)
+            {
+                session._refreshTimer = new Timer(static s => _ = ((CqlSession)s!).RefreshInBackgroundAsync(), session,
+                    options.TopologyRefreshInterval, options.TopologyRefreshInterval);
+            }
             return session;
         }
         catch
@@ -278,8 +284,21 @@ internal sealed partial class CqlSession : IAsyncDisposable
         CqlLog.Reprepared(_logger, connection.EndPoint);
     }
 
+    private async Task RefreshInBackgroundAsync()
+    {
+        try
+        {
+            await RefreshTopologyAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is CqlException or ObjectDisposedException)
+        {
+            CqlLog.TopologyRefreshFailed(_logger, ex.Message);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_refreshTimer is not null) await _refreshTimer.DisposeAsync().ConfigureAwait(false);
         foreach (var host in Ring.Hosts) await host.DisposeAsync().ConfigureAwait(false);
         foreach (var host in _retired) await host.DisposeAsync().ConfigureAwait(false);
     }
