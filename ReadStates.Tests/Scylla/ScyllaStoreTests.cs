@@ -232,6 +232,33 @@ public class ScyllaStoreTests
     }
 
     [Fact]
+    public async Task LoadFailingOnALaterPage_LeavesTheBatchUntouched()
+    {
+        await using var server = new CqlTestServer();
+        await using var store = await CreateAsync(server, o =>
+        {
+            o.PageSize = 4;
+            o.MaxRetries = 1;
+        });
+        var batch = new StateBatch();
+        AddUser(batch, 1, count: 10, version: 2);
+        await store.WriteAsync(batch, Timeout());
+
+        var into = new StateBatch();
+        AddUser(into, 500, count: 2, version: 1);
+        server.FailNext(10, CqlErrorCode.ReadTimeout, afterSuccesses: 1);
+        await Assert.ThrowsAsync<CqlServerException>(() => store.LoadUserAsync(1, into, Timeout()));
+        Assert.Equal(1, into.UserCount);
+        Assert.Equal(2, into.StateCount);
+
+        server.FailNext(0);
+        await store.LoadUserAsync(1, into, Timeout());
+        Assert.Equal(2, into.UserCount);
+        Assert.Equal(12, into.StateCount);
+        Assert.Equal(2UL, into.Users[1].Version);
+    }
+
+    [Fact]
     public async Task Credentials_ArePassedToPasswordAuthenticator()
     {
         await using var server = new CqlTestServer(new CqlTestServerOptions { Username = "rs", Password = "pw" });

@@ -50,6 +50,7 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     private int _regularShard;
     private int _delayedReplies;
     private int _failures;
+    private int _successesBeforeFailures;
     private CqlErrorCode _failureCode;
 
     public CqlTestServer(CqlTestServerOptions? options = null)
@@ -124,10 +125,19 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public TimeSpan ReplyDelay { get; private set; }
 
     /// <summary>The next <paramref name="count"/> QUERY/EXECUTE/BATCH requests fail with <paramref name="code"/> and change nothing.</summary>
-    public void FailNext(int count, CqlErrorCode code = CqlErrorCode.Overloaded)
+    public void FailNext(int count, CqlErrorCode code = CqlErrorCode.Overloaded, int afterSuccesses = 0)
     {
         _failureCode = code;
+        Volatile.Write(ref _successesBeforeFailures, afterSuccesses);
         Volatile.Write(ref _failures, count);
+    }
+
+    /// <summary>Whether this QUERY/EXECUTE/BATCH must fail (after the allowed successes are used up).</summary>
+    private bool ShouldFail()
+    {
+        if (Volatile.Read(ref _failures) <= 0) return false;
+        if (TakeOne(ref _successesBeforeFailures)) return false;
+        return TakeOne(ref _failures);
     }
 
     /// <summary>Stops the shard-aware listener, so connects to it are refused.</summary>

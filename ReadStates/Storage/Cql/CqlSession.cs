@@ -241,8 +241,15 @@ internal sealed partial class CqlSession : IAsyncDisposable
             using (response) error = CqlServerException.Decode(response.Body);
             if (error.Code == CqlErrorCode.Unprepared && reprepares++ < 3)
             {
-                await ReprepareAsync(connection, request, error.UnpreparedId, cancellationToken).ConfigureAwait(false);
-                sticky = connection;
+                try
+                {
+                    await ReprepareAsync(connection, request, error.UnpreparedId, cancellationToken).ConfigureAwait(false);
+                    sticky = connection;
+                }
+                catch (CqlException ex) when (ex.IsTransient)
+                {
+                    last = ex; // the node went away while re-preparing: try the next one
+                }
                 continue;
             }
             bool notApplied = error.Code is CqlErrorCode.Overloaded or CqlErrorCode.IsBootstrapping or CqlErrorCode.Unavailable;

@@ -18,17 +18,16 @@ public sealed partial class ScyllaStore : IReadStateStore
     public const long MetaChannelId = 0;
 
     private readonly ScyllaOptions _options;
-    private readonly ILogger _logger;
     private readonly CqlSession _session;
     private readonly PreparedStatement _upsert;
     private readonly PreparedStatement _delete;
     private readonly PreparedStatement _select;
     private readonly Stack<WriteContext> _contexts = new();
+    private readonly Stack<StateBatch> _scratch = new();
 
-    private ScyllaStore(ScyllaOptions options, ILogger logger, CqlSession session, PreparedStatement upsert, PreparedStatement delete, PreparedStatement select)
+    private ScyllaStore(ScyllaOptions options, CqlSession session, PreparedStatement upsert, PreparedStatement delete, PreparedStatement select)
     {
         _options = options;
-        _logger = logger;
         _session = session;
         _upsert = upsert;
         _delete = delete;
@@ -55,7 +54,7 @@ public sealed partial class ScyllaStore : IReadStateStore
             var delete = await session.PrepareAsync(ScyllaSchema.Delete(options.Keyspace), cancellationToken).ConfigureAwait(false);
             var select = await session.PrepareAsync(ScyllaSchema.Select(options.Keyspace), cancellationToken).ConfigureAwait(false);
             ScyllaLog.Ready(logger, session.Ring.Hosts.Count, session.LocalDatacenter, options.Keyspace);
-            return new ScyllaStore(options, logger, session, upsert, delete, select);
+            return new ScyllaStore(options, session, upsert, delete, select);
         }
         catch
         {
@@ -74,19 +73,45 @@ public sealed partial class ScyllaStore : IReadStateStore
             ScyllaLog.NoSchemaAgreement(logger);
     }
 
+    /// <summary>
+    /// Reads the user's partition page by page into a pooled scratch batch and appends it to
+    /// <paramref name="into"/> only once every page has arrived, so a failed load leaves it untouched.
+    /// </summary>
     public async Task LoadUserAsync(ulong userId, StateBatch into, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(into);
-        into.BeginUser(userId, 0);
+        var scratch = RentScratch();
+        try
+        {
+            scratch.BeginUser(userId, 0);
+            await ReadPartitionAsync(userId, scratch, cancellationToken).ConfigureAwait(false);
+            var user = scratch.Users[0];
+            into.BeginUser(userId, 0);
+            // Snowflakes >= 2^63 sort first as signed bigints: emit them last so the order is unsigned.
+            var states = scratch.StatesOf(user);
+            int firstLow = 0;
+            while (firstLow < states.Length && (long)states[firstLow].State.ChannelId < 0) firstLow++;
+            for (int i = firstLow; i < states.Length; i++) Append(into, scratch, states[i]);
+            for (int i = 0; i < firstLow; i++) Append(into, scratch, states[i]);
+            into.RaiseVersion(user.Version);
+        }
+        finally
+        {
+            ReturnScratch(scratch);
+        }
+    }
+
+    private static void Append(StateBatch into, StateBatch scratch, in StoredState s)
+        => into.AddState(s.State, s.OverflowCount, s.OverflowMaxId, scratch.MentionsOf(s));
+
+    private async Task ReadPartitionAsync(ulong userId, StateBatch scratch, CancellationToken cancellationToken)
+    {
         using var values = new CqlValues(16);
         values.AddBigint(unchecked((long)userId));
         var options = CqlRequestOptions.Default(_options.Consistency);
         options.Idempotent = true;
         options.PageSize = _options.PageSize;
         ulong[] ids = ArrayPool<ulong>.Shared.Rent(64);
-        // Snowflakes ≥ 2^63 sort first as signed bigints; they are held back and appended so the user's
-        // states come out in unsigned channel-id order.
-        List<(ReadState State, int OverflowCount, ulong OverflowMaxId, ulong[] Ids)>? high = null;
         try
         {
             while (true)
@@ -98,7 +123,7 @@ public sealed partial class ScyllaStore : IReadStateStore
                     long channel = rows.GetInt64(0);
                     if (channel == MetaChannelId)
                     {
-                        into.RaiseVersion(unchecked((ulong)rows.GetInt64(9)));
+                        scratch.RaiseVersion(unchecked((ulong)rows.GetInt64(9)));
                         continue;
                     }
                     var state = new ReadState
@@ -115,18 +140,33 @@ public sealed partial class ScyllaStore : IReadStateStore
                         MentionBlock = -1,
                     };
                     int n = MentionIdsCodec.Decode(rows.GetBytes(3), out int overflowCount, out ulong overflowMaxId, ref ids);
-                    if (channel < 0) (high ??= []).Add((state, overflowCount, overflowMaxId, ids.AsSpan(0, n).ToArray()));
-                    else into.AddState(state, overflowCount, overflowMaxId, ids.AsSpan(0, n));
+                    scratch.AddState(state, overflowCount, overflowMaxId, ids.AsSpan(0, n));
                 }
-                if (rows.PagingState is null) break;
+                if (rows.PagingState is null) return;
                 options.PagingState = rows.PagingState;
             }
-            if (high is not null)
-                foreach (var h in high) into.AddState(h.State, h.OverflowCount, h.OverflowMaxId, h.Ids);
         }
         finally
         {
             ArrayPool<ulong>.Shared.Return(ids);
+        }
+    }
+
+    private StateBatch RentScratch()
+    {
+        lock (_scratch)
+        {
+            if (_scratch.Count > 0) return _scratch.Pop();
+        }
+        return new StateBatch();
+    }
+
+    private void ReturnScratch(StateBatch scratch)
+    {
+        scratch.Clear();
+        lock (_scratch)
+        {
+            if (_scratch.Count < 64) _scratch.Push(scratch);
         }
     }
 
