@@ -112,6 +112,32 @@ public sealed partial class ServiceLifecycleTests
         }
     }
 
+    [Fact]
+    public async Task SeveralBadSettings_AreAllReported_AtOnce()
+    {
+        using var dir = new TempDir();
+        using var process = StartServiceProcess(dir.Path, [],
+            ("ReadStates__Engine__Shards", "3"), ("ReadStates__Storage__Kind", "scylla"), ("ReadStates__Metrics__Enabled", "true"), ("ReadStates__Metrics__Port", "70000"),
+            ("ReadStates__Engine__ShutdownFlushTimeout", "soon"));
+        var output = new ProcessOutput(process);
+        try
+        {
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            await output.DrainedAsync();
+
+            Assert.Equal(2, process.ExitCode);
+            Assert.Contains("Engine:ShutdownFlushTimeout", output.Errors, StringComparison.Ordinal);
+            Assert.Contains("Storage:Kind 'scylla'", output.Errors, StringComparison.Ordinal);
+            Assert.Contains("Metrics:Port", output.Errors, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output.Errors, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
+
     /// <summary>The built service, as users run it: <c>dotnet ReadStates.dll</c>, data in <paramref name="dataDir"/>.</summary>
     private static Process StartServiceProcess(string dataDir, string[] args, params (string Name, string Value)[] environment)
     {

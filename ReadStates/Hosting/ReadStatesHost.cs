@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using ReadStates.Api;
 using ReadStates.Core;
 using ReadStates.Storage;
@@ -56,9 +57,13 @@ public static class ReadStatesHost
         {
             app = Build(args);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or OptionsValidationException)
         {
             return Fail(ExitInvalidConfiguration, "invalid configuration", ex.Message);
+        }
+        catch (Exception ex)
+        {
+            return Fail(ExitStartFailed, "failed to start", ex.GetBaseException().Message);
         }
 
         await using (app.ConfigureAwait(false))
@@ -152,8 +157,11 @@ public static class ReadStatesHost
         Bind<StorageOptions>(services, config, "Storage", o => o.Validate());
         Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
 
-        var engine = config.GetSection("Engine").Get<EngineOptions>() ?? new EngineOptions();
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = engine.ShutdownFlushTimeout + TimeSpan.FromSeconds(15));
+        // The host must outwait the engine's final flush, or SIGTERM could exit with changes unwritten.
+        // Read leniently: a bad value is reported by the configuration check, not here.
+        var flushTimeout = TimeSpan.TryParse(config["Engine:ShutdownFlushTimeout"], CultureInfo.InvariantCulture, out var t) && t > TimeSpan.Zero
+            ? t : new EngineOptions().ShutdownFlushTimeout;
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = flushTimeout + TimeSpan.FromSeconds(15));
 
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToLimits());
         services.AddSingleton(CreateStore);
