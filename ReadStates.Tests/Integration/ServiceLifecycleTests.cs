@@ -113,6 +113,35 @@ public sealed partial class ServiceLifecycleTests
     }
 
     [Fact]
+    public async Task JsonLogs_AreOneObjectPerLine_WithStableEventIds()
+    {
+        using var dir = new TempDir();
+        using var process = StartServiceProcess(dir.Path, ["--urls=http://127.0.0.1:0"], ("Logging__Console__FormatterName", "json"));
+        var output = new ProcessOutput(process);
+        try
+        {
+            await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(0, SysKill(process.Id, Sigterm));
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            await output.DrainedAsync();
+
+            Assert.Equal(0, process.ExitCode);
+            var events = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement)
+                .Select(e => (Id: e.GetProperty("EventId").GetInt32(), Category: e.GetProperty("Category").GetString()))
+                .ToList();
+            Assert.Contains((3001, "ReadStates.Storage.RocksDb.RocksDbStore"), events); // store opened
+            Assert.Contains((1001, "ReadStates.Hosting.EngineHostedService"), events); // engine started
+            Assert.Contains((1003, "ReadStates.Hosting.EngineHostedService"), events); // stopped after the final flush
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
+
+    [Fact]
     public async Task SeveralBadSettings_AreAllReported_AtOnce()
     {
         using var dir = new TempDir();
@@ -181,7 +210,13 @@ public sealed partial class ServiceLifecycleTests
                 if (e.Data is null) { _outDone.TrySetResult(); return; }
                 lock (_out) _out.AppendLine(e.Data);
                 int at = e.Data.IndexOf("Now listening on: ", StringComparison.Ordinal);
-                if (at >= 0) _listening.TrySetResult(e.Data[(at + "Now listening on: ".Length)..].Trim());
+                if (at >= 0)
+                {
+                    // Plain text ends with the address; JSON logs close the message with a quote.
+                    var rest = e.Data[(at + "Now listening on: ".Length)..];
+                    int end = rest.IndexOfAny(['"', ' ']);
+                    _listening.TrySetResult(end < 0 ? rest.Trim() : rest[..end]);
+                }
             };
             process.ErrorDataReceived += (_, e) =>
             {
