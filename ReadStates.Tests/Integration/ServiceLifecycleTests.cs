@@ -132,8 +132,8 @@ public sealed partial class ServiceLifecycleTests
                 .Select(e => (Id: e.GetProperty("EventId").GetInt32(), Category: e.GetProperty("Category").GetString()))
                 .ToList();
             Assert.Contains((3001, "ReadStates.Storage.RocksDb.RocksDbStore"), events); // store opened
-            Assert.Contains((1001, "ReadStates.Hosting.EngineHostedService"), events); // engine started
-            Assert.Contains((1003, "ReadStates.Hosting.EngineHostedService"), events); // stopped after the final flush
+            Assert.Contains((5001, "ReadStates.Hosting.EngineHostedService"), events); // engine started
+            Assert.Contains((5003, "ReadStates.Hosting.EngineHostedService"), events); // stopped after the final flush
         }
         finally
         {
