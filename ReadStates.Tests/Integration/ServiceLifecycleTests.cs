@@ -142,6 +142,30 @@ public sealed partial class ServiceLifecycleTests
     }
 
     [Fact]
+    public async Task DataDirectoryInUse_StopsASecondProcess_WithExitOne_AndTheFirstKeepsServing()
+    {
+        using var dir = new TempDir();
+        await using var first = await RunningService.StartAsync(dir.Path);
+        using var process = StartServiceProcess(dir.Path, ["--urls=http://127.0.0.1:0"]);
+        var output = new ProcessOutput(process);
+        try
+        {
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            await output.DrainedAsync();
+
+            Assert.Equal(1, process.ExitCode);
+            Assert.Contains("failed to start", output.Errors, StringComparison.Ordinal);
+            Assert.Contains("lock", output.Errors, StringComparison.OrdinalIgnoreCase);
+            Assert.True((await first.Client.AckAsync(new AckRequest { UserId = 1, ChannelId = 1, MessageId = 1 })).Applied);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
+
+    [Fact]
     public async Task SeveralBadSettings_AreAllReported_AtOnce()
     {
         using var dir = new TempDir();
