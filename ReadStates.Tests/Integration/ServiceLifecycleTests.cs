@@ -166,6 +166,32 @@ public sealed partial class ServiceLifecycleTests
     }
 
     [Fact]
+    public async Task MetricsPortTaken_StopsTheProcess_WithExitOne_NamingTheSetting()
+    {
+        using var dir = new TempDir();
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        using var process = StartServiceProcess(dir.Path, ["--urls=http://127.0.0.1:0"],
+            ("ReadStates__Metrics__Enabled", "true"), ("ReadStates__Metrics__Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var output = new ProcessOutput(process);
+        try
+        {
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            await output.DrainedAsync();
+
+            Assert.Equal(1, process.ExitCode);
+            Assert.Contains($"Metrics endpoint http://127.0.0.1:{port}/metrics", output.Errors, StringComparison.Ordinal);
+            Assert.Contains("Metrics:Port", output.Errors, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
+
+    [Fact]
     public async Task SeveralBadSettings_AreAllReported_AtOnce()
     {
         using var dir = new TempDir();

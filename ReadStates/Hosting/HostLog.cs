@@ -12,4 +12,7 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Stopped; the {Store} store is closed")]
     public static partial void Stopped(ILogger logger, string store);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "Prometheus metrics on {Url}")]
+    public static partial void MetricsListening(ILogger logger, string url);
 }

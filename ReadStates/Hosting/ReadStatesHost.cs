@@ -29,6 +29,9 @@ public static class ReadStatesHost
     public const int ExitInvalidConfiguration = 2;
     public const int ExitStartFailed = 1;
 
+    // prometheus-net's adapter is process-wide: configure it once, even when tests build several apps.
+    private static int s_meterAdapterConfigured;
+
     /// <summary>
     /// Builds the application. <paramref name="configure"/> runs last, before the app is built
     /// (tests use it to point the store at a temp directory and listen on port 0).
@@ -63,7 +66,7 @@ public static class ReadStatesHost
         }
         catch (Exception ex)
         {
-            return Fail(ExitStartFailed, "failed to start", ex.GetBaseException().Message);
+            return Fail(ExitStartFailed, "failed to start", Describe(ex));
         }
 
         await using (app.ConfigureAwait(false))
@@ -77,7 +80,7 @@ public static class ReadStatesHost
             }
             catch (Exception ex)
             {
-                return Fail(ExitStartFailed, "failed to start", ex.GetBaseException().Message);
+                return Fail(ExitStartFailed, "failed to start", Describe(ex));
             }
             // Returns once SIGTERM / Ctrl+C has stopped the host, final flush included.
             await app.WaitForShutdownAsync().ConfigureAwait(false);
@@ -112,6 +115,14 @@ public static class ReadStatesHost
             // The binder's own message: a value of the wrong type, or a key no setting has.
             problems.Add(ex.Message);
         }
+    }
+
+    private static string Describe(Exception ex)
+    {
+        // The outermost message names the resource (address, path); wrappers that add nothing are skipped.
+        while (ex.InnerException is { } inner && ex is AggregateException or System.Reflection.TargetInvocationException)
+            ex = inner;
+        return ex.Message;
     }
 
     private static int Fail(int code, string what, string detail)
@@ -196,15 +207,13 @@ public static class ReadStatesHost
             return; // reported by the configuration check before start
         }
         if (!metrics.Enabled || metrics.Validate().Count > 0) return;
-        // A separate small HTTP/1.1 server: the engine's System.Diagnostics.Metrics instruments
-        // (meter "ReadStates") are exported with the process, runtime and ASP.NET Core metrics.
-        Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName));
+        // The engine's instruments (meter "ReadStates") through the bridge, every other meter (process,
+        // runtime, ASP.NET Core) through prometheus-net's adapter.
+        if (Interlocked.Exchange(ref s_meterAdapterConfigured, 1) == 0)
+            Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName));
         services.AddSingleton(sp => new PrometheusMeterBridge(Metrics.DefaultRegistry, EngineMetrics.MeterName, sp.GetRequiredService<IMeterFactory>()));
-        services.AddMetricServer(o =>
-        {
-            o.Hostname = metrics.Host;
-            o.Port = (ushort)metrics.Port;
-        });
+        services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<PrometheusMeterBridge>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
     }
 
     private static IReadStateStore CreateStore(IServiceProvider sp)
