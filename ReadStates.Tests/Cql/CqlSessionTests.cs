@@ -10,7 +10,7 @@ public class CqlSessionTests
     private const string Insert = "INSERT INTO ks.kv (k, c, v, n) VALUES (?, ?, ?, ?)";
     private const string Select = "SELECT c, v, n FROM ks.kv WHERE k = ?";
 
-    private static async Task InsertAsync(CqlSession session, PreparedStatement insert, long k, long c, string? v, int n, bool idempotent = true)
+    private static async Task InsertAsync(CqlSession session, PreparedStatement insert, long k, long c, string? v, int n, bool idempotent = true, TimeSpan? timeout = null)
     {
         using var values = new CqlValues();
         values.AddBigint(k);
@@ -20,6 +20,7 @@ public class CqlSessionTests
         var options = CqlRequestOptions.Default();
         options.Idempotent = idempotent;
         options.Timestamp = session.Clock.Next();
+        options.Timeout = timeout;
         (await session.ExecuteAsync(insert, values, options, Timeout()))?.Dispose();
     }
 
@@ -136,17 +137,18 @@ public class CqlSessionTests
     public async Task SlowReply_TimesOut_ThenIdempotentRetrySucceeds()
     {
         await using var server = new CqlTestServer();
-        await using var session = await ConnectAsync(server, requestTimeout: TimeSpan.FromMilliseconds(300));
+        await using var session = await ConnectAsync(server);
         await CreateSchemaAsync(session);
         var insert = await session.PrepareAsync(Insert, Timeout());
+        var timeout = TimeSpan.FromMilliseconds(1500);
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(2));
+        server.DelayReplies(1, TimeSpan.FromSeconds(8));
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        await InsertAsync(session, insert, 1, 1, "a", 1, idempotent: true);
-        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1.9));
+        await InsertAsync(session, insert, 1, 1, "a", 1, idempotent: true, timeout);
+        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(1400), TimeSpan.FromSeconds(7));
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(2));
-        var ex = await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 2, "b", 1, idempotent: false));
+        server.DelayReplies(1, TimeSpan.FromSeconds(8));
+        var ex = await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 2, "b", 1, idempotent: false, timeout));
         Assert.True(ex.IsTransient);
         Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);
     }

@@ -3,11 +3,19 @@ using ReadStates.Tests.Cql.Server;
 
 namespace ReadStates.Tests.Cql;
 
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DriverChecks
+{
+    public const string Name = "CQL driver checks";
+}
+
 /// <summary>
 /// Real drivers against the loopback test server: proves its framing (and so the production codec it
 /// reuses) is what the DataStax drivers speak. These fail, never skip, when the tools are missing:
-/// CI installs python3-cassandra and runs `npm ci` in scripts/cql/node.
+/// CI installs python3-cassandra and runs `npm ci` in scripts/cql/node. They run alone (their
+/// interpreters load both cores) so the timeout-based tests elsewhere are not starved.
 /// </summary>
+[Collection(DriverChecks.Name)]
 public class DriverCheckTests
 {
     private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string workingDirectory, params string[] args)

@@ -81,8 +81,14 @@ internal sealed partial class CqlTestServer
         var flags = (QueryFlags)r.ReadByte();
         if ((flags & QueryFlags.SerialConsistency) != 0) r.ReadUShort();
         long timestamp = (flags & QueryFlags.DefaultTimestamp) != 0 ? r.ReadLong() : NowMicros();
-        _ = type;
         foreach (var (s, _) in statements) Requests.Enqueue((CqlOpcode.Batch, connection.Shard, s.Query));
+        var partitions = new HashSet<string>();
+        foreach (var (s, first) in statements)
+        {
+            int[] pk = s.PartitionKeyIndexes();
+            partitions.Add(string.Join("|", pk.Select(i => { values.GetValue(first + i, out var v); return Convert.ToHexString(v); })));
+        }
+        Batches.Enqueue(new BatchRecord(type, statements.Count, timestamp, partitions.Count, connection.Shard, partitions.First()));
         lock (Tables.Sync)
         {
             foreach (var (s, first) in statements) Apply(s, values, first, timestamp);

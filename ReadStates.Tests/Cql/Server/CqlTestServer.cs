@@ -5,6 +5,9 @@ using ReadStates.Storage.Cql;
 
 namespace ReadStates.Tests.Cql.Server;
 
+/// <summary>One BATCH as the server applied it; <see cref="PartitionKey"/> is the hex of the (first) partition key.</summary>
+internal sealed record BatchRecord(CqlBatchType Type, int Statements, long Timestamp, int Partitions, int Shard, string PartitionKey);
+
 /// <summary>Settings of a <see cref="CqlTestServer"/>.</summary>
 internal sealed record CqlTestServerOptions
 {
@@ -47,6 +50,7 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     private int _regularShard;
     private int _delayedReplies;
     private int _failures;
+    private int _successesBeforeFailures;
     private CqlErrorCode _failureCode;
 
     public CqlTestServer(CqlTestServerOptions? options = null)
@@ -85,6 +89,7 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public int OpenConnections => _connections.Count;
     public ConcurrentQueue<(CqlOpcode Opcode, int Shard, string Query)> Requests { get; } = new();
     public ConcurrentQueue<Dictionary<string, string>> Startups { get; } = new();
+    public ConcurrentQueue<BatchRecord> Batches { get; } = new();
     public int PrepareCount => Volatile.Read(ref _prepares);
     public int CompressedRequests => Volatile.Read(ref _compressedRequests);
     private int _accepted, _prepares, _compressedRequests;
@@ -120,10 +125,19 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public TimeSpan ReplyDelay { get; private set; }
 
     /// <summary>The next <paramref name="count"/> QUERY/EXECUTE/BATCH requests fail with <paramref name="code"/> and change nothing.</summary>
-    public void FailNext(int count, CqlErrorCode code = CqlErrorCode.Overloaded)
+    public void FailNext(int count, CqlErrorCode code = CqlErrorCode.Overloaded, int afterSuccesses = 0)
     {
         _failureCode = code;
+        Volatile.Write(ref _successesBeforeFailures, afterSuccesses);
         Volatile.Write(ref _failures, count);
+    }
+
+    /// <summary>Whether this QUERY/EXECUTE/BATCH must fail (after the allowed successes are used up).</summary>
+    private bool ShouldFail()
+    {
+        if (Volatile.Read(ref _failures) <= 0) return false;
+        if (TakeOne(ref _successesBeforeFailures)) return false;
+        return TakeOne(ref _failures);
     }
 
     /// <summary>Stops the shard-aware listener, so connects to it are refused.</summary>

@@ -169,6 +169,7 @@ internal sealed partial class CqlConnection : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteFrameAsync(byte[] buffer, int length)
     {
         byte[]? compressed = null;

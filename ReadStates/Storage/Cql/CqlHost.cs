@@ -63,6 +63,8 @@ internal sealed class CqlHostPool : IAsyncDisposable
     public CqlServerInfo? ServerInfo { get; private set; }
     public int ShardCount => ServerInfo is { IsScylla: true } info ? info.ShardCount : 0;
     public bool IsDown => Environment.TickCount64 < Volatile.Read(ref _downUntil);
+    /// <summary>Milliseconds until the next reconnect attempt is allowed (0 when the host is not down).</summary>
+    public long RetryAfterMilliseconds => Math.Max(0, Volatile.Read(ref _downUntil) - Environment.TickCount64);
     public int OpenConnections
     {
         get
