@@ -23,7 +23,10 @@ public abstract class ResidentScenario
     [GlobalSetup(Target = "Engine")]
     public void SetupEngine()
     {
-        EngineUnderTest = new ReadStateEngine(Fixtures.Options((long)Users * Channels * 2, maxStatesPerUser: Math.Max(Channels, 100)), new InMemoryStore());
+        // Capacity far above the population: users hash unevenly over the shards, and an eviction here would
+        // turn a resident-path benchmark into a miss-path one. Arena chunks are taken on demand, so it costs nothing.
+        long capacity = Math.Max((long)Users * Channels * 4, 4_000_000);
+        EngineUnderTest = new ReadStateEngine(Fixtures.Options(capacity, maxStatesPerUser: Math.Max(Channels, 100)), new InMemoryStore());
         Fixtures.Fill(EngineUnderTest, Users, Channels);
         AfterSetup();
     }
