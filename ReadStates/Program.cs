@@ -1,3 +1,1 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.Run();
+return await ReadStates.Hosting.ReadStatesHost.RunAsync(args);

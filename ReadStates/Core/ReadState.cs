@@ -21,12 +21,14 @@ public enum ReadStateFlags : byte
     GuildChannel = 1,
     Thread = 2,
     LowImportanceMention = 4,
-    Deleted = 0x80,
+    Deleted = 8,
 }
 
 /// <summary>
-/// One read state, as held in the cache arena: an unmanaged 56-byte struct, never a heap object.
+/// One read state, as held in the cache arena: an unmanaged 48-byte struct, never a heap object.
 /// The ids of the mentions it counts live in a separate pooled block (<see cref="MentionBlock"/>).
+/// Small fields are packed: mention count (24 bits, saturating), type and flags (4 bits each),
+/// last pin timestamp (48-bit unix milliseconds), last viewed (16 bits).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct ReadState
@@ -34,20 +36,58 @@ public struct ReadState
     public ulong ChannelId;
     public ulong LastMessageId;
     public ulong ParentId;
-    /// <summary>Unix milliseconds of the last pins ack; 0 = never.</summary>
-    public long LastPinTimestamp;
     public ulong Version;
-    /// <summary>Held mention ids plus mentions counted past the id cap.</summary>
-    public int MentionCount;
-    public int LastViewed;
     /// <summary>Start of this state's mention block in the shard's mention pool; -1 when it has none.</summary>
     internal int MentionBlock;
-    public ReadStateType Type;
-    public ReadStateFlags Flags;
+    private uint _countTypeFlags;
+    private uint _pinLow;
+    private ushort _pinHigh;
+    private ushort _lastViewed;
 
+    public const int MaxMentionCount = 0xFFFFFF;
+    public const long MaxLastPinTimestamp = (1L << 48) - 1;
+    public const int MaxLastViewed = ushort.MaxValue;
     public const ReadStateFlags PublicFlags = ReadStateFlags.GuildChannel | ReadStateFlags.Thread | ReadStateFlags.LowImportanceMention;
 
-    public readonly bool IsDeleted => (Flags & ReadStateFlags.Deleted) != 0;
+    /// <summary>Held mention ids plus mentions counted past the id cap (saturates at <see cref="MaxMentionCount"/>).</summary>
+    public int MentionCount
+    {
+        readonly get => (int)(_countTypeFlags & MaxMentionCount);
+        set => _countTypeFlags = (_countTypeFlags & ~(uint)MaxMentionCount) | (uint)Math.Clamp(value, 0, MaxMentionCount);
+    }
+
+    public ReadStateType Type
+    {
+        readonly get => (ReadStateType)((_countTypeFlags >> 24) & 0xF);
+        set => _countTypeFlags = (_countTypeFlags & ~0x0F000000u) | (((uint)value & 0xF) << 24);
+    }
+
+    public ReadStateFlags Flags
+    {
+        readonly get => (ReadStateFlags)(_countTypeFlags >> 28);
+        set => _countTypeFlags = (_countTypeFlags & 0x0FFFFFFFu) | (((uint)value & 0xF) << 28);
+    }
+
+    /// <summary>Unix milliseconds of the last pins ack; 0 = never. Kept in 48 bits (clamped).</summary>
+    public long LastPinTimestamp
+    {
+        readonly get => ((long)_pinHigh << 32) | _pinLow;
+        set
+        {
+            long v = Math.Clamp(value, 0, MaxLastPinTimestamp);
+            _pinLow = (uint)v;
+            _pinHigh = (ushort)(v >> 32);
+        }
+    }
+
+    /// <summary>Caller-defined day number (0 = never), 0..65535.</summary>
+    public int LastViewed
+    {
+        readonly get => _lastViewed;
+        set => _lastViewed = (ushort)Math.Clamp(value, 0, MaxLastViewed);
+    }
+
+    public readonly bool IsDeleted => (_countTypeFlags & ((uint)ReadStateFlags.Deleted << 28)) != 0;
 }
 
 /// <summary>Attributes a call sets on the states it creates, or updates where given.</summary>

@@ -57,8 +57,8 @@ public sealed class StateBatch
     public ReadOnlySpan<StoredState> States => _states.AsSpan(0, StateCount);
     public ReadOnlySpan<ulong> Mentions => _mentions.AsSpan(0, MentionCount);
 
-    public ReadOnlySpan<StoredState> StatesOf(in UserEntry user) => _states.AsSpan(user.StateStart, user.StateCount);
-    public ReadOnlySpan<ulong> MentionsOf(in StoredState state) => _mentions.AsSpan(state.MentionStart, state.MentionLength);
+    public ReadOnlySpan<StoredState> StatesOf(scoped in UserEntry user) => _states.AsSpan(user.StateStart, user.StateCount);
+    public ReadOnlySpan<ulong> MentionsOf(scoped in StoredState state) => _mentions.AsSpan(state.MentionStart, state.MentionLength);
 
     public void Clear()
     {

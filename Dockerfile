@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# ReadStates: build with the SDK image, run on the ASP.NET runtime image as a non-root user.
+#   docker build -t readstates .
+#   docker run --rm -p 5000:5000 -p 9464:9464 -v readstates-data:/data readstates
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+# Restore from the project files alone, so source edits reuse the cached restore layer.
+COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY ReadStates/ReadStates.csproj ReadStates/
+RUN dotnet restore ReadStates/ReadStates.csproj
+COPY proto/ proto/
+COPY ReadStates/ ReadStates/
+RUN dotnet publish ReadStates/ReadStates.csproj -c Release --no-restore -o /app /p:UseAppHost=false
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+WORKDIR /app
+# The image's non-root user (APP_UID) owns the data directory; the database lives in the volume.
+RUN mkdir -p /data && chown "$APP_UID" /data
+COPY --from=build /app ./
+USER $APP_UID
+VOLUME /data
+ENV ReadStates__Storage__RocksDb__Path=/data \
+    ASPNETCORE_URLS=http://0.0.0.0:5000 \
+    ASPNETCORE_HTTP_PORTS= \
+    ReadStates__Metrics__Host=0.0.0.0 \
+    Logging__Console__FormatterName=json
+# 5000: gRPC (h2c). 9464: Prometheus metrics (HTTP/1.1, /metrics).
+EXPOSE 5000 9464
+# Health: the service answers grpc.health.v1 on port 5000 (h2c). The runtime image has no gRPC probe,
+# so check from outside, e.g. `grpcurl -plaintext localhost:5000 grpc.health.v1.Health/Check`, or a
+# Kubernetes `grpc:` probe on port 5000.
+# SIGTERM (docker stop) flushes every change before exit: give it time (docker stop -t 45).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["dotnet", "ReadStates.dll"]

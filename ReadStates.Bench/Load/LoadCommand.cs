@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ReadStates.Bench.Cli;
+
+namespace ReadStates.Bench.Load;
+
+internal static class LoadCommand
+{
+    /// <summary>Options shared by load and compare.</summary>
+    public static readonly OptionSpec[] Common =
+    [
+        new("connections", "Connections (HTTP/2 or RESP sockets); requests are multiplexed on them", "4"),
+        new("workers", "Sender threads; each keeps its share of the schedule (more than 1 costs CPU on a small box)", "1"),
+        new("rate", "Requests per second, fixed arrival rate (open loop)", "5000"),
+        new("duration", "Measured time", "30s"),
+        new("warmup", "Time at the same rate before measuring (discarded)", "5s"),
+        new("users", "User population (k/m suffixes)", "1m"),
+        new("zipf", "Zipf exponent of user popularity (larger = more skewed)", "0.99"),
+        new("channels", "Channels per user", "50"),
+        new("mix", "Op weights: ack, bulk (bulk ack), mention (fan-out), get", "ack=60,bulk=10,mention=10,get=20"),
+        new("bulk-size", "Channels per bulk ack", "10"),
+        new("fanout", "Users per mention", "10"),
+        new("max-inflight", "Most requests in flight per worker before sends wait (their latency still counts from when they were due)", "20000"),
+        new("drain", "How long to wait for the last replies", "10s"),
+        new("out", "Directory for .hgrm, .json and .svg", "bench-results/load"),
+        new("name", "Label of the output files"),
+        new("seed", "Random seed", "1"),
+        new("no-progress", "No live progress line on stderr", IsFlag: true),
+        new("p99-target", "find-max: highest acceptable p99", "1ms"),
+        new("trial-duration", "find-max: measured time of each trial", "10s"),
+        new("trial-warmup", "find-max: warm-up of each trial", "2s"),
+        new("max-trials", "find-max: most trials", "10"),
+    ];
+
+    public static CommandSpec Spec { get; } = new("load",
+        "Open-loop load against a running service at a fixed arrival rate, latency from the intended send time\n" +
+        "(corrected for coordinated omission); writes .hgrm, JSON and SVG. --find-max searches the highest rate whose p99\n" +
+        "stays under --p99-target, then measures p99 at half of it.",
+        [
+            new("target", "http://127.0.0.1:5000 (ReadStates gRPC, h2c) or redis://127.0.0.1:6379 (Lua scripts)", "http://127.0.0.1:5000"),
+            new("find-max", "Search the highest rate with p99 under --p99-target", IsFlag: true),
+            .. Common,
+        ],
+        RunAsync);
+
+    public static RunSettings Settings(ParsedArgs a, double rate, TimeSpan? duration = null, TimeSpan? warmup = null) => new(
+        rate, duration ?? a.Duration("duration"), warmup ?? a.Duration("warmup"), a.Int("connections"), a.Int("workers"),
+        a.Int("max-inflight"), a.Duration("drain"), a.Int("seed"), !a.Flag("no-progress"));
+
+    public static async Task<(ILoadTarget Target, string Server)> ConnectAsync(string address, int connections, CancellationToken ct)
+    {
+        LoadTargets.RequireLoopback(address);
+        var target = LoadTargets.Create(address);
+        try
+        {
+            await target.ConnectAsync(connections, ct);
+        }
+        catch (Exception ex)
+        {
+            await target.DisposeAsync();
+            throw new UsageException($"Cannot connect to {address}: {ex.Message}");
+        }
+        string server = target is RedisTarget redis ? redis.Describe() : "ReadStates";
+        return (target, server);
+    }
+
+    private static async Task<int> RunAsync(ParsedArgs a)
+    {
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+        var workload = Workload.FromArgs(a);
+        var (target, server) = await ConnectAsync(a.RequiredString("target"), a.Int("connections"), cts.Token);
+        await using var _ = target;
+        string outDir = a.RequiredString("out");
+        if (a.Flag("find-max"))
+        {
+            var fm = await FindMax.RunAsync(target, server, workload, a, cts.Token);
+            string label = LoadReport.Label(a.String("name") ?? "find-max", target.Name, fm.BestRate);
+            var summary = FindMax.Summary(fm, server, workload);
+            if (fm.Half is not null) LoadReport.Write(outDir, label, fm.Half, summary);
+            else
+            {
+                Directory.CreateDirectory(outDir);
+                File.WriteAllText(Path.Combine(outDir, label + ".json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            Console.WriteLine($"Wrote {Path.Combine(outDir, label)}.*");
+            return fm.BestRate > 0 ? 0 : 1;
+        }
+        var result = await OpenLoopRunner.RunAsync(target, workload, Settings(a, a.Double("rate")), cts.Token);
+        LoadReport.Print(result, Console.Out);
+        string stem = LoadReport.Write(outDir, LoadReport.Label(a.String("name"), target.Name, result.Settings.Rate), result, LoadReport.Summary(result, server, workload));
+        Console.WriteLine($"Wrote {stem}.hgrm, .json, .svg");
+        // A run where nothing succeeded is a failure (CI smoke relies on this); slow is not.
+        return result.Completed > 0 && result.Errors < result.Sent ? 0 : 1;
+    }
+}
+
+/// <summary>The highest rate whose p99 stays under the target: double until a trial fails, then bisect.</summary>
+internal static class FindMax
+{
+    public sealed record Trial(double Rate, double AchievedRate, double P99Ms, long Errors, bool Passed);
+
+    public sealed class Outcome
+    {
+        public List<Trial> Trials { get; } = [];
+        public double BestRate { get; set; }
+        public double P99TargetMs { get; set; }
+        public RunResult? Half { get; set; }
+    }
+
+    public static async Task<Outcome> RunAsync(ILoadTarget target, string server, Workload workload, ParsedArgs a, CancellationToken ct)
+    {
+        double targetMs = a.Duration("p99-target").TotalMilliseconds;
+        var outcome = new Outcome { P99TargetMs = targetMs };
+        double rate = a.Double("rate"), failed = double.PositiveInfinity;
+        int maxTrials = a.Int("max-trials");
+        for (int i = 0; i < maxTrials && !ct.IsCancellationRequested; i++)
+        {
+            var r = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, rate, a.Duration("trial-duration"), a.Duration("trial-warmup")), ct);
+            // Passing needs the rate actually delivered, the p99 under target, and (almost) no errors.
+            bool passed = r.AchievedRate >= 0.95 * rate && r.P(99) <= targetMs && r.Errors <= r.Sent / 1000 && r.Unfinished == 0;
+            outcome.Trials.Add(new Trial(rate, r.AchievedRate, r.P(99), r.Errors, passed));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"find-max trial {i + 1}: {rate,10:N0}/s  achieved {r.AchievedRate,10:N0}/s  p99 {r.P(99),8:0.000} ms  errors {r.Errors}  {(passed ? "pass" : "FAIL")}"));
+            if (passed) outcome.BestRate = Math.Max(outcome.BestRate, rate);
+            else failed = Math.Min(failed, rate);
+            double next = double.IsPositiveInfinity(failed) ? rate * 2 : outcome.BestRate > 0 ? (outcome.BestRate + failed) / 2 : rate / 2;
+            if (!double.IsPositiveInfinity(failed) && outcome.BestRate > 0 && failed / outcome.BestRate < 1.08) break;
+            if (next < 1) break;
+            rate = Math.Round(next, -1);
+        }
+        Console.WriteLine($"find-max: highest rate with p99 <= {targetMs} ms: {outcome.BestRate:N0}/s");
+        if (outcome.BestRate > 0)
+        {
+            outcome.Half = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, outcome.BestRate / 2), ct);
+            Console.Write("At half of it: ");
+            LoadReport.Print(outcome.Half, Console.Out);
+        }
+        return outcome;
+    }
+
+    public static JsonObject Summary(Outcome o, string server, Workload wl)
+    {
+        var trials = new JsonArray();
+        foreach (var t in o.Trials)
+            trials.Add(new JsonObject { ["rate"] = t.Rate, ["achievedRate"] = Math.Round(t.AchievedRate), ["p99Ms"] = double.IsNaN(t.P99Ms) ? null : Math.Round(t.P99Ms, 4), ["errors"] = t.Errors, ["passed"] = t.Passed });
+        return new JsonObject
+        {
+            ["mode"] = "find-max",
+            ["server"] = server,
+            ["p99TargetMs"] = o.P99TargetMs,
+            ["maxRate"] = o.BestRate,
+            ["trials"] = trials,
+            ["halfRate"] = o.Half is null ? null : LoadReport.Summary(o.Half, server, wl),
+        };
+    }
+}

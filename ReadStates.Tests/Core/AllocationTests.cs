@@ -1,0 +1,64 @@
+using ReadStates.Core;
+
+namespace ReadStates.Tests.Core;
+
+public sealed class AllocationTests
+{
+    private struct CountingVisitor : IReadStateVisitor
+    {
+        public long Mentions;
+        public int States;
+
+        public void Begin(ulong userVersion, in UserTotals totals) => Mentions += totals.TotalMentions;
+        public void Parent(in ParentTotal parent) { }
+        public void State(in ReadState state) => States++;
+    }
+
+    [Fact]
+    public async Task ResidentHotPath_AllocatesNothing()
+    {
+        var store = new MemoryStore();
+        var options = EngineTestKit.SmallOptions();
+        options.MaxStatesPerUser = 1000;
+        options.MentionIdCap = 100;
+        await using var engine = new ReadStateEngine(options, store);
+        const int users = 64;
+        for (ulong u = 1; u <= users; u++)
+            for (ulong c = 1; c <= 10; c++)
+                await engine.AckAsync(u, new AckCommand { ChannelId = c, MessageId = 1, Attributes = new StateAttributes { ParentId = c % 3 } });
+
+        ulong[] fanOut = [.. Enumerable.Range(1, users).Select(i => (ulong)i)];
+        var bulk = new AckCommand[10];
+        var results = new AckResult[10];
+        ulong[] someChannels = [3, 1, 7];
+        var visitor = new CountingVisitor();
+
+        void Round(ulong m)
+        {
+            for (ulong u = 1; u <= users; u++)
+            {
+                var ack = engine.AckAsync(u, new AckCommand { ChannelId = 1 + m % 10, MessageId = m });
+                Assert.True(ack.IsCompletedSuccessfully);
+                for (int i = 0; i < bulk.Length; i++) bulk[i] = new AckCommand { ChannelId = (ulong)i + 1, MessageId = m };
+                Assert.True(engine.BulkAckAsync(u, bulk, results).IsCompletedSuccessfully);
+                Assert.True(engine.TryRead(u, default, ref visitor));
+                Assert.True(engine.TryRead(u, someChannels, ref visitor));
+            }
+            Assert.True(engine.AddMentionsAsync(5, m + 1, fanOut, default, null).IsCompletedSuccessfully);
+            Assert.True(engine.AddMentionsAsync(6, m + 2, fanOut, default, null).IsCompletedSuccessfully);
+            Assert.True(engine.RemoveMentionsAsync(6, m + 2, fanOut).IsCompletedSuccessfully);
+            Assert.True(engine.AckParentAsync(1 + m % users, 2, m).IsCompletedSuccessfully);
+        }
+
+        ulong message = 10;
+        for (int i = 0; i < 200; i++) Round(message += 10); // warm up: JIT tiers, pools sized
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) Round(message += 10); // 6,400 acks, bulk acks and reads; 400 fan-outs of 64
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(allocated == 0, $"allocated {allocated} bytes");
+        Assert.True(visitor.States > 0);
+        Assert.True(engine.TryRead(1, default, ref visitor));
+        Assert.True(visitor.Mentions > 0, "the fan-outs counted mentions");
+    }
+}

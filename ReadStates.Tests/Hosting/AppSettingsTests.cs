@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using ReadStates.Core;
+using ReadStates.Hosting;
+
+namespace ReadStates.Tests.Hosting;
+
+/// <summary>The shipped appsettings.json names every setting, with the defaults the code has.</summary>
+public class AppSettingsTests
+{
+    private static readonly IConfiguration Config = new ConfigurationBuilder()
+        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: false)
+        .Build();
+
+    private static T Bind<T>(string section) where T : new()
+    {
+        var options = new T();
+        Config.GetSection(section).Bind(options, b => b.ErrorOnUnknownConfiguration = true);
+        return options;
+    }
+
+    private static void AssertSameSettings<T>(T expected, T actual) =>
+        Assert.Equal(JsonSerializer.Serialize(expected), JsonSerializer.Serialize(actual));
+
+    private static void AssertEverySettingListed(string section, Type type, string prefix = "")
+    {
+        foreach (var property in type.GetProperties().Where(p => p.CanWrite))
+        {
+            var key = $"{section}:{prefix}{property.Name}";
+            if (property.PropertyType.IsClass && property.PropertyType != typeof(string))
+                AssertEverySettingListed(section, property.PropertyType, $"{prefix}{property.Name}:");
+            else
+                Assert.True(Config.GetSection(key).Exists(), $"appsettings.json lacks {key}");
+        }
+    }
+
+    [Fact]
+    public void EngineSection_ListsEverySetting_WithTheCodeDefaults()
+    {
+        AssertEverySettingListed("Engine", typeof(EngineOptions));
+        AssertSameSettings(new EngineOptions(), Bind<EngineOptions>("Engine"));
+    }
+
+    [Fact]
+    public void ServiceSection_ListsEverySetting_WithTheCodeDefaults()
+    {
+        AssertEverySettingListed("Service", typeof(ServiceOptions));
+        AssertSameSettings(new ServiceOptions(), Bind<ServiceOptions>("Service"));
+    }
+
+    [Fact]
+    public void StorageSection_ListsEverySetting_WithTheCodeDefaults_AndIsValid()
+    {
+        AssertEverySettingListed("Storage", typeof(StorageOptions));
+        var storage = Bind<StorageOptions>("Storage");
+        AssertSameSettings(new StorageOptions(), storage);
+        Assert.Empty(storage.Validate());
+    }
+
+    [Fact]
+    public void MetricsSection_ListsEverySetting_WithTheCodeDefaults()
+    {
+        AssertEverySettingListed("Metrics", typeof(MetricsOptions));
+        AssertSameSettings(new MetricsOptions(), Bind<MetricsOptions>("Metrics"));
+    }
+
+    [Fact]
+    public void Endpoints_SpeakHttp2WithoutTls()
+    {
+        Assert.Equal("Http2", Config["Kestrel:EndpointDefaults:Protocols"]);
+    }
+}

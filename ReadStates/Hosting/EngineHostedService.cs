@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ReadStates.Core;
+using ReadStates.Storage;
+
+namespace ReadStates.Hosting;
+
+/// <summary>
+/// Runs write-behind for the life of the process. Registered before the web server, so it starts
+/// first and stops last: by the time it disposes the engine (a final flush), Kestrel has drained the
+/// calls in flight, and the store is closed only after that flush.
+/// </summary>
+internal sealed class EngineHostedService(ReadStateEngine engine, IReadStateStore store, EngineMetrics metrics, ILogger<EngineHostedService> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        GC.KeepAlive(metrics); // created with the engine, so its instruments exist from the start
+        engine.Start();
+        HostLog.EngineStarted(logger, store.Name);
+        return Task.CompletedTask;
+    }
+
+    private int _stopped;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        HostLog.Stopping(logger, store.Name);
+        // The engine bounds its own final flush by Engine:ShutdownFlushTimeout; the host's token is not
+        // passed on, because giving up early would lose acknowledged changes.
+        await engine.DisposeAsync().ConfigureAwait(false);
+        await store.DisposeAsync().ConfigureAwait(false);
+        HostLog.Stopped(logger, store.Name);
+    }
+}

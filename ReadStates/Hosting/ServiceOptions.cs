@@ -1,0 +1,36 @@
+using ReadStates.Api;
+
+namespace ReadStates.Hosting;
+
+/// <summary>Limits of the gRPC edge. Bound from the <c>Service</c> configuration section.</summary>
+public sealed class ServiceOptions
+{
+    public const int MaxLimit = 100_000;
+
+    /// <summary>Most entries in one BulkAck.</summary>
+    public int MaxBulkAckEntries { get; set; } = 1000;
+
+    /// <summary>Most user ids in one AddMentions or RemoveMentions.</summary>
+    public int MaxMentionUsers { get; set; } = 1000;
+
+    /// <summary>Most channel ids in one Get or Delete.</summary>
+    public int MaxChannelIds { get; set; } = 1000;
+
+    public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds);
+
+    /// <summary>Returns every problem with these settings; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        Check(errors, nameof(MaxBulkAckEntries), MaxBulkAckEntries);
+        Check(errors, nameof(MaxMentionUsers), MaxMentionUsers);
+        Check(errors, nameof(MaxChannelIds), MaxChannelIds);
+        return errors;
+    }
+
+    private static void Check(List<string> errors, string name, int value)
+    {
+        if (value < 1 || value > MaxLimit)
+            errors.Add($"Service:{name} must be between 1 and {MaxLimit}; got {value}.");
+    }
+}
