@@ -259,6 +259,29 @@ public class ScyllaStoreTests
     }
 
     [Fact]
+    public async Task LazyStore_ConnectsOnFirstUse_FailsTransientlyWhileTheServerIsDown_ThenRecovers()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+        var options = new ReadStates.Storage.Scylla.ScyllaOptions { ContactPoints = ["127.0.0.1"], Port = port, ReplicationFactor = 1, ConnectTimeout = TimeSpan.FromSeconds(15) };
+        await using var store = ReadStates.Storage.Scylla.ScyllaStore.Create(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var batch = new StateBatch();
+        AddUser(batch, 1, count: 2, version: 3);
+        var down = await Assert.ThrowsAnyAsync<CqlException>(() => store.WriteAsync(batch, Timeout()));
+        Assert.True(down.IsTransient);
+
+        await using var server = new CqlTestServer(new CqlTestServerOptions { Port = port });
+        Assert.Equal(0, server.ConnectionsAccepted);
+        await Task.Delay(1100); // past the fail-fast second
+        await store.WriteAsync(batch, Timeout());
+        AssertUser(await LoadAsync(store, 1), 1, 2, 3);
+    }
+
+    [Fact]
     public async Task Credentials_ArePassedToPasswordAuthenticator()
     {
         await using var server = new CqlTestServer(new CqlTestServerOptions { Username = "rs", Password = "pw" });
