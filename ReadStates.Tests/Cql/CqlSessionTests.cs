@@ -154,6 +154,35 @@ public class CqlSessionTests
     }
 
     [Fact]
+    public async Task IdleConnection_SendsHeartbeats()
+    {
+        await using var server = new CqlTestServer();
+        await using var session = await ConnectAsync(server, o => o with { Connection = o.Connection with { HeartbeatInterval = TimeSpan.FromMilliseconds(200) } });
+        int afterHandshake = server.OptionsCount;
+        for (int i = 0; i < 100 && server.OptionsCount < afterHandshake + 2; i++) await Task.Delay(50);
+        Assert.True(server.OptionsCount >= afterHandshake + 2, $"{server.OptionsCount - afterHandshake} heartbeats");
+    }
+
+    [Fact]
+    public async Task SilentPeer_ConnectionIsClosedAfterATimeout_AndANewOneServesTheNextRequest()
+    {
+        await using var server = new CqlTestServer();
+        await using var session = await ConnectAsync(server, o => o with { ConnectionsPerHost = 1, MaxRetries = 0 });
+        await CreateSchemaAsync(session);
+        var insert = await session.PrepareAsync(Insert, Timeout());
+        var connection = Assert.Single(session.Ring.Hosts[0].Pool.Connections, c => c is not null)!;
+
+        server.DelayReplies(1, TimeSpan.FromSeconds(30));
+        await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 1, "a", 1, idempotent: false, TimeSpan.FromSeconds(2)));
+        Assert.False(connection.IsOpen);
+        Assert.Contains("sent nothing", connection.CloseReason!.Message, StringComparison.Ordinal);
+
+        int accepted = server.ConnectionsAccepted;
+        await InsertAsync(session, insert, 1, 2, "b", 2);
+        Assert.Equal(accepted + 1, server.ConnectionsAccepted);
+    }
+
+    [Fact]
     public async Task Overloaded_IsRetried_EvenForNonIdempotentRequests_AndSurfacesWhenPersistent()
     {
         await using var server = new CqlTestServer();

@@ -92,7 +92,8 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public ConcurrentQueue<BatchRecord> Batches { get; } = new();
     public int PrepareCount => Volatile.Read(ref _prepares);
     public int CompressedRequests => Volatile.Read(ref _compressedRequests);
-    private int _accepted, _prepares, _compressedRequests;
+    private int _accepted, _prepares, _compressedRequests, _options_count;
+    public int OptionsCount => Volatile.Read(ref _options_count);
 
     /// <summary>Closes every client connection (the server keeps listening).</summary>
     public void DropConnections()

@@ -29,6 +29,8 @@ internal sealed partial class CqlConnection : IAsyncDisposable
     private byte[] _pending = new byte[WriteBufferSize];
     private byte[] _spare = new byte[WriteBufferSize];
     private int _pendingLength;
+    private long _lastReceiveTicks = Environment.TickCount64;
+    private long _lastSendTicks = Environment.TickCount64;
     private Task _readLoop = Task.CompletedTask;
     private Task _writeLoop = Task.CompletedTask;
     private int _inFlight;
@@ -116,7 +118,7 @@ internal sealed partial class CqlConnection : IAsyncDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         var slot = RentSlot();
-        slot.Arm(Environment.TickCount64 + (long)timeout.TotalMilliseconds, cancellationToken);
+        slot.Arm((long)timeout.TotalMilliseconds, cancellationToken);
         CqlFrameHeader.SetStream(frame.Buffer, slot.Stream);
         if (!Enqueue(frame.Span))
             slot.Fail(new CqlException($"The connection to {EndPoint} is closed.", isTransient: true, CloseReason) { MayHaveBeenApplied = false });
@@ -145,6 +147,7 @@ internal sealed partial class CqlConnection : IAsyncDisposable
                     _pending = bigger;
                 }
                 frame.CopyTo(_pending.AsSpan(_pendingLength));
+                _lastSendTicks = Environment.TickCount64;
                 wake = _pendingLength == 0;
                 _pendingLength += frame.Length;
             }
@@ -227,15 +230,46 @@ internal sealed partial class CqlConnection : IAsyncDisposable
 
     internal void OnAbandonedSettled() => Interlocked.Decrement(ref _abandoned);
 
+    /// <summary>
+    /// Timer tick: fails overdue requests; closes the connection when one timed out and nothing at all
+    /// arrived during its whole timeout (a dead peer, not a slow query); sends a heartbeat when idle.
+    /// </summary>
     private void ExpireOverdue()
     {
         long now = Environment.TickCount64;
+        long silent = now - Volatile.Read(ref _lastReceiveTicks);
+        bool dead = false;
         foreach (var slot in _slots)
         {
             if (slot.IsWaiting && slot.DeadlineTicks <= now)
             {
-                slot.Abandon(new CqlException($"Request to {EndPoint} timed out after {_settings.RequestTimeout.TotalMilliseconds} ms.", isTransient: true));
+                dead |= silent >= slot.TimeoutMilliseconds;
+                slot.Abandon(new CqlException($"Request to {EndPoint} timed out after {slot.TimeoutMilliseconds} ms.", isTransient: true));
             }
+        }
+        if (dead)
+        {
+            _ = CloseAsync(new CqlException($"{EndPoint} sent nothing for {silent} ms while requests timed out.", isTransient: true));
+            return;
+        }
+        if (_settings.HeartbeatInterval > TimeSpan.Zero && IsOpen && Volatile.Read(ref _inFlight) == 0
+            && silent >= (long)_settings.HeartbeatInterval.TotalMilliseconds
+            && now - Volatile.Read(ref _lastSendTicks) >= (long)_settings.HeartbeatInterval.TotalMilliseconds)
+        {
+            _ = HeartbeatAsync();
+        }
+    }
+
+    private async Task HeartbeatAsync()
+    {
+        try
+        {
+            using var options = CqlRequests.Options();
+            using var reply = await SendAsync(options, _settings.RequestTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (CqlException)
+        {
+            // A dead peer is handled by the timeout rule above; a closed connection needs nothing more.
         }
     }
 
@@ -328,6 +362,7 @@ internal sealed partial class CqlConnection : IAsyncDisposable
 
     private void Dispatch(in CqlFrameHeader header, byte[] body, int length)
     {
+        Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
         var response = new CqlResponse { Opcode = header.Opcode, Flags = header.Flags, Stream = header.Stream, Buffer = body, Length = length };
         try
         {
