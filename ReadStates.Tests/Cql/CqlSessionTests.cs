@@ -60,6 +60,26 @@ public class CqlSessionTests
     }
 
     [Fact]
+    public async Task TopologyRefresh_AddsAndRetiresNodes_AndIgnoresOtherDatacenters()
+    {
+        var tables = new InMemoryTables();
+        await using var a = new CqlTestServer(new CqlTestServerOptions { Tables = tables, Tokens = [0] });
+        await using var b = new CqlTestServer(new CqlTestServerOptions { Tables = tables, Address = System.Net.IPAddress.Parse("127.0.0.2"), Port = a.Port, Tokens = [long.MaxValue] });
+        await using var session = await ConnectAsync(a);
+        Assert.Single(session.Ring.Hosts);
+
+        a.Peers = [(b.Address, "dc1", [long.MaxValue]), (System.Net.IPAddress.Parse("127.0.0.3"), "dc2", [100])];
+        await session.RefreshTopologyAsync(Timeout());
+        Assert.Equal(["127.0.0.1", "127.0.0.2"], session.Ring.Hosts.Select(h => h.EndPoint.Address.ToString()).Order());
+        Assert.Equal("127.0.0.2", session.Ring.OwnerOf(1).EndPoint.Address.ToString());
+        Assert.Equal("127.0.0.1", session.Ring.OwnerOf(-5).EndPoint.Address.ToString());
+
+        a.Peers = [];
+        await session.RefreshTopologyAsync(Timeout());
+        Assert.Equal("127.0.0.1", Assert.Single(session.Ring.Hosts).EndPoint.Address.ToString());
+    }
+
+    [Fact]
     public async Task PreparedWrites_ReadBackInClusteringOrder_AcrossPages()
     {
         await using var server = new CqlTestServer();
