@@ -167,6 +167,27 @@ public class ScyllaStoreTests
     }
 
     [Fact]
+    public async Task UsersWithManyMentionIds_AreSplitByBytes_AndRoundTrip()
+    {
+        await using var server = new CqlTestServer();
+        await using var store = await CreateAsync(server, o => o.MaxBatchBytes = 8 * 1024);
+        var batch = new StateBatch();
+        batch.BeginUser(5, 9);
+        var ids = Enumerable.Range(0, 1000).Select(i => 1_300_000_000_000_000_000UL + (ulong)i * 4_194_304).ToArray();
+        for (ulong c = 1; c <= 10; c++) batch.AddState(State(c, 9, mentions: 1000), 1, ids[^1] + 1, ids);
+        await store.WriteAsync(batch, Timeout());
+        Assert.True(server.Batches.Count >= 3, $"{server.Batches.Count} batches");
+        Assert.Equal(11, server.Batches.Sum(b => b.Statements));
+        var loaded = await LoadAsync(store, 5);
+        Assert.Equal(10, loaded.StateCount);
+        Assert.All(loaded.States.ToArray(), s =>
+        {
+            Assert.Equal(ids, loaded.MentionsOf(s).ToArray());
+            Assert.Equal((1, ids[^1] + 1), (s.OverflowCount, s.OverflowMaxId));
+        });
+    }
+
+    [Fact]
     public async Task ServerRestartMidFlush_ForgettingPreparedIds_LosesNothing()
     {
         await using var server = new CqlTestServer();

@@ -90,7 +90,8 @@ public sealed partial class ScyllaStore
         var states = batch.StatesOf(user);
         long userId = unchecked((long)user.UserId);
         int room = _options.MaxStatementsPerBatch - 1; // keep a slot for the meta row
-        for (; cursor >= 0 && b.Count < room; cursor--)
+        // Bounded by bytes too: ScyllaDB warns above 128 KiB per batch and rejects above 1 MiB by default.
+        for (; cursor >= 0 && b.Count < room && (b.Count == 0 || b.Values.Encoded.Length < _options.MaxBatchBytes); cursor--)
         {
             ref readonly var stored = ref states[cursor];
             ref readonly var s = ref stored.State;

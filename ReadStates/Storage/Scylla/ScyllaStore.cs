@@ -198,7 +198,14 @@ public sealed partial class ScyllaStore : IReadStateStore
                         Version = unchecked((ulong)rows.GetInt64(9)),
                         MentionBlock = -1,
                     };
-                    int n = MentionIdsCodec.Decode(rows.GetBytes(3), out int overflowCount, out ulong overflowMaxId, ref ids);
+                    var blob = rows.GetBytes(3);
+                    int count = MentionIdsCodec.PeekCount(blob);
+                    if (count > ids.Length)
+                    {
+                        ArrayPool<ulong>.Shared.Return(ids);
+                        ids = ArrayPool<ulong>.Shared.Rent(count);
+                    }
+                    int n = MentionIdsCodec.Decode(blob, out int overflowCount, out ulong overflowMaxId, ids);
                     scratch.AddState(state, overflowCount, overflowMaxId, ids.AsSpan(0, n));
                 }
                 if (rows.PagingState is null) return;
