@@ -1,4 +1,5 @@
 using ReadStates.Core;
+using ReadStates.Storage.Cql;
 using ReadStates.Storage;
 using ReadStates.Tests.Cql.Server;
 using static ReadStates.Tests.Scylla.ScyllaTestSupport;
@@ -75,5 +76,65 @@ public class ScyllaStoreModelTests
             }
         }
         Assert.Equal(0, server.Tables.CountNullCells("readstates", "read_states"));
+    }
+
+    [Fact]
+    public async Task FlushesUnderRandomFaults_RetriedLikeTheEngine_LoseNothing()
+    {
+        await using var server = new CqlTestServer();
+        await using var store = await CreateAsync(server, o =>
+        {
+            o.MaxRetries = 1;
+            o.RequestTimeout = TimeSpan.FromSeconds(5);
+            o.WriteConcurrency = 4;
+        });
+        var rng = new Random(7);
+        var expected = new Dictionary<ulong, (ulong Version, ulong LastMessage)>();
+        var batch = new StateBatch();
+        int failures = 0;
+        for (int round = 1; round <= 12; round++)
+        {
+            batch.Clear();
+            for (ulong user = 1; user <= 40; user++)
+            {
+                ulong version = (ulong)round;
+                batch.BeginUser(user, version);
+                ulong last = (ulong)(round * 1000 + (int)user);
+                batch.AddState(State(7, version, lastMessage: last), 0, 0, []);
+                expected[user] = (version, last);
+            }
+            server.DelayReplies(20, TimeSpan.FromMilliseconds(20));
+            var write = store.WriteAsync(batch, Timeout());
+            await Task.Delay(rng.Next(0, 40));
+            switch (rng.Next(4))
+            {
+                case 0: server.DropConnections(); break;
+                case 1: server.Restart(); break;
+                case 2: server.FailNext(rng.Next(1, 6), CqlErrorCode.Overloaded); break;
+            }
+            // The engine's part: retry the whole (idempotent) batch with backoff until it is written.
+            for (int attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await write;
+                    break;
+                }
+                catch (CqlException ex) when (ex.IsTransient && attempt < 20)
+                {
+                    failures++;
+                    await Task.Delay(50);
+                    write = store.WriteAsync(batch, Timeout());
+                }
+            }
+            server.FailNext(0);
+        }
+        foreach (var (user, want) in expected)
+        {
+            var loaded = await LoadAsync(store, user);
+            Assert.Equal(want.Version, loaded.Users[0].Version);
+            Assert.Equal(want.LastMessage, Assert.Single(loaded.States.ToArray()).State.LastMessageId);
+        }
+        Assert.True(failures < 12 * 20);
     }
 }
