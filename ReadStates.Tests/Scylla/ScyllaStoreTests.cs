@@ -28,6 +28,19 @@ public class ScyllaStoreTests
     }
 
     [Fact]
+    public async Task Create_OnAServerWithoutTablets_RetriesTheKeyspaceWithoutTheOption()
+    {
+        await using var server = new CqlTestServer(new CqlTestServerOptions { RejectTablets = true });
+        await using var store = await CreateAsync(server);
+        var keyspaces = server.Requests.Select(r => r.Query).Where(q => q.StartsWith("CREATE KEYSPACE", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, keyspaces.Count);
+        Assert.EndsWith("{'class': 'NetworkTopologyStrategy', 'dc1': 1}", keyspaces[1], StringComparison.Ordinal);
+        var batch = new StateBatch();
+        AddUser(batch, 1, count: 1, version: 1);
+        await store.WriteAsync(batch, Timeout());
+    }
+
+    [Fact]
     public async Task WriteThenLoad_RoundTripsEveryField_SortedByChannel_WithUserVersion()
     {
         await using var server = new CqlTestServer();

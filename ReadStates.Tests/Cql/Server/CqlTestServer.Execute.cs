@@ -21,6 +21,8 @@ internal sealed partial class CqlTestServer
         switch (s.Kind)
         {
             case StatementKind.CreateKeyspace:
+                if (_options.RejectTablets && s.Query.Contains("tablets", StringComparison.OrdinalIgnoreCase))
+                    throw new TestServerException(CqlErrorCode.ConfigError, "Unknown property 'tablets'");
                 if (!Tables.CreateKeyspace(s.Keyspace))
                 {
                     if (s.IfNotExists) return Respond(stream, CqlOpcode.Result, static (ref CqlWriter w) => w.WriteInt((int)CqlResultKind.Void));

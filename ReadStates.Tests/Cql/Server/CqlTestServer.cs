@@ -28,6 +28,8 @@ internal sealed record CqlTestServerOptions
     public long[] Tokens { get; init; } = [-6148914691236517206, -1, 6148914691236517204];
     /// <summary>Other nodes of the cluster, returned by system.peers (same port as ours).</summary>
     public IReadOnlyList<(IPAddress Address, string Datacenter, long[] Tokens)> Peers { get; init; } = [];
+    /// <summary>Behave like ScyllaDB before 6.0 or Cassandra: a keyspace option 'tablets' is a configuration error.</summary>
+    public bool RejectTablets { get; init; }
     /// <summary>Shared with the servers of the other nodes of one cluster.</summary>
     public InMemoryTables? Tables { get; init; }
 }

@@ -8,10 +8,12 @@ internal static class ScyllaSchema
 {
     public const string Table = "read_states";
 
-    /// <summary>Tablets off: ScyllaDB's tablets would make token-ring (and shard) routing wrong.</summary>
-    public static string CreateKeyspace(string keyspace, string datacenter, int replicationFactor)
+    /// <summary>Tablets off: ScyllaDB's tablets would make token-ring (and shard) routing wrong. Servers without
+    /// tablets reject the option; the store then creates the keyspace without it.</summary>
+    public static string CreateKeyspace(string keyspace, string datacenter, int replicationFactor, bool tablets = true)
         => string.Create(CultureInfo.InvariantCulture,
-            $"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', '{datacenter.Replace("'", "''", StringComparison.Ordinal)}': {replicationFactor}}} AND tablets = {{'enabled': false}}");
+            $"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', '{datacenter.Replace("'", "''", StringComparison.Ordinal)}': {replicationFactor}}}")
+            + (tablets ? " AND tablets = {'enabled': false}" : "");
 
     public static string CreateTable(string keyspace) =>
         $"CREATE TABLE IF NOT EXISTS {keyspace}.{Table} (user_id bigint, channel_id bigint, last_message_id bigint, mention_count int, " +
@@ -37,6 +39,9 @@ internal static partial class ScyllaLog
 
     [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "ScyllaDB store cannot connect yet: {Reason}")]
     public static partial void ConnectFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "The server has no tablets option (ScyllaDB before 6.0 or Cassandra); keyspace created without it")]
+    public static partial void NoTablets(ILogger logger);
 
     [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "ScyllaDB schema versions did not agree within 30 s after creating the schema")]
     public static partial void NoSchemaAgreement(ILogger logger);

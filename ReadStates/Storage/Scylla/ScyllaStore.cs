@@ -125,7 +125,17 @@ public sealed partial class ScyllaStore : IReadStateStore
     {
         var ddl = CqlRequestOptions.Default(CqlConsistency.One); // schema changes ignore the consistency level
         string dc = options.LocalDatacenter ?? session.LocalDatacenter ?? "datacenter1";
-        (await session.QueryAsync(ScyllaSchema.CreateKeyspace(options.Keyspace, dc, options.ReplicationFactor), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
+        try
+        {
+            (await session.QueryAsync(ScyllaSchema.CreateKeyspace(options.Keyspace, dc, options.ReplicationFactor), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
+        }
+        catch (CqlServerException ex) when (ex.Code is CqlErrorCode.ConfigError or CqlErrorCode.SyntaxError or CqlErrorCode.Invalid
+            && ex.ServerMessage.Contains("tablets", StringComparison.OrdinalIgnoreCase))
+        {
+            // ScyllaDB before 6.0 (and Cassandra) has no tablets, so vnode routing is the only kind there.
+            ScyllaLog.NoTablets(logger);
+            (await session.QueryAsync(ScyllaSchema.CreateKeyspace(options.Keyspace, dc, options.ReplicationFactor, tablets: false), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
+        }
         (await session.QueryAsync(ScyllaSchema.CreateTable(options.Keyspace), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
         if (!await session.WaitForSchemaAgreementAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
             ScyllaLog.NoSchemaAgreement(logger);
