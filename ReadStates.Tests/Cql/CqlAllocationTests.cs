@@ -95,11 +95,17 @@ public class CqlAllocationTests
         var statement = CqlCodecTests.FakeStatement(new byte[16], pk: [0]);
 
         await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => WorkerAsync(connection, statement, 500)));
-        long before = GC.GetTotalAllocatedBytes(precise: true);
+        // Process-wide counting also sees other tests' leftovers (timers, late replies): take the best of
+        // three rounds. A real per-request allocation (24 B at least) shows in every round.
         const int Workers = 8, PerWorker = 10_000;
-        await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => WorkerAsync(connection, statement, PerWorker)));
-        long total = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Assert.True(total < Workers * PerWorker * 4, $"{total} bytes allocated for {Workers * PerWorker} requests");
+        long best = long.MaxValue;
+        for (int round = 0; round < 3 && best >= Workers * PerWorker * 4; round++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => WorkerAsync(connection, statement, PerWorker)));
+            best = Math.Min(best, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+        Assert.True(best < Workers * PerWorker * 4, $"{best} bytes allocated for {Workers * PerWorker} requests");
 
         await stop.CancelAsync();
         serverSocket?.Dispose();

@@ -162,12 +162,12 @@ public class CqlSessionTests
         var insert = await session.PrepareAsync(Insert, Timeout());
         var timeout = TimeSpan.FromSeconds(3);
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(30));
+        server.DelayReplies(1, TimeSpan.FromSeconds(10));
         var sw = System.Diagnostics.Stopwatch.StartNew();
         await InsertAsync(session, insert, 1, 1, "a", 1, idempotent: true, timeout);
-        Assert.InRange(sw.Elapsed, TimeSpan.FromSeconds(2.9), TimeSpan.FromSeconds(25));
+        Assert.InRange(sw.Elapsed, TimeSpan.FromSeconds(2.9), TimeSpan.FromSeconds(9.5));
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(30));
+        server.DelayReplies(1, TimeSpan.FromSeconds(10));
         var ex = await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 2, "b", 1, idempotent: false, timeout));
         Assert.True(ex.IsTransient);
         Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);
@@ -192,7 +192,7 @@ public class CqlSessionTests
         var insert = await session.PrepareAsync(Insert, Timeout());
         var connection = Assert.Single(session.Ring.Hosts[0].Pool.Connections, c => c is not null)!;
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(30));
+        server.DelayReplies(1, TimeSpan.FromSeconds(10));
         await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 1, "a", 1, idempotent: false, TimeSpan.FromSeconds(2)));
         Assert.False(connection.IsOpen);
         Assert.Contains("sent nothing", connection.CloseReason!.Message, StringComparison.Ordinal);
