@@ -172,7 +172,7 @@ public sealed class ReadStatesServiceTests : IAsyncLifetime
         var mention = await Client.AddMentionsAsync(new AddMentionsRequest { ChannelId = 100, MessageId = 5, UserIds = { user, 12 } });
 
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.NotNull(ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.SingleOrDefault());
+        Assert.Equal("channel_id", ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.Single().Field);
         Assert.Equal([user], mention.SkippedAtLimitUserIds);
         Assert.Equal(1U, mention.Counted);
         Assert.Equal(before, await Client.GetAsync(new GetRequest { UserId = user }));
