@@ -221,7 +221,10 @@ public static class ReadStatesHost
         // The engine's instruments (meter "ReadStates") through the bridge, every other meter (process,
         // runtime, ASP.NET Core) through prometheus-net's adapter.
         if (Interlocked.Exchange(ref s_meterAdapterConfigured, 1) == 0)
-            Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName));
+            Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i =>
+                !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName)
+                // The runtime's private diagnostics meters (QUIC internals and the like) are noise on a dashboard.
+                && !i.Meter.Name.StartsWith("Private.", StringComparison.Ordinal));
         services.AddSingleton(sp => new PrometheusMeterBridge(Metrics.DefaultRegistry, EngineMetrics.MeterName, sp.GetRequiredService<IMeterFactory>()));
         services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<PrometheusMeterBridge>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
         services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
