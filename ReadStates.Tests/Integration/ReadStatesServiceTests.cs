@@ -177,4 +177,22 @@ public sealed class ReadStatesServiceTests : IAsyncLifetime
         Assert.Equal(1U, mention.Counted);
         Assert.Equal(before, await Client.GetAsync(new GetRequest { UserId = user }));
     }
+
+    [Fact]
+    public async Task BulkAckPastTheStatesPerUserLimit_IsRefusedWhole_NamingEntries()
+    {
+        const ulong user = 13;
+        for (ulong channel = 1; channel <= 6; channel++)
+            await Client.AckAsync(new AckRequest { UserId = user, ChannelId = channel, MessageId = 1 });
+        var before = await Client.GetAsync(new GetRequest { UserId = user });
+        var bulk = new BulkAckRequest { UserId = user };
+        bulk.Entries.Add(new BulkAckEntry { ChannelId = 1, MessageId = 50 }); // existing: would apply alone
+        for (ulong channel = 100; channel < 103; channel++) bulk.Entries.Add(new BulkAckEntry { ChannelId = channel, MessageId = 1 });
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => Client.BulkAckAsync(bulk).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal("entries", ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.Single().Field);
+        Assert.Equal(before, await Client.GetAsync(new GetRequest { UserId = user }));
+    }
 }
