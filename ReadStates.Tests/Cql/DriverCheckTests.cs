@@ -3,10 +3,11 @@ using ReadStates.Tests.Cql.Server;
 
 namespace ReadStates.Tests.Cql;
 
+/// <summary>Tests that must not share the machine with others: process-wide measurements and CPU-hungry interpreters.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class DriverChecks
+public sealed class CqlSerialCollection
 {
-    public const string Name = "CQL driver checks";
+    public const string Name = "CQL serial";
 }
 
 /// <summary>
@@ -15,7 +16,7 @@ public sealed class DriverChecks
 /// CI installs python3-cassandra and runs `npm ci` in scripts/cql/node. They run alone (their
 /// interpreters load both cores) so the timeout-based tests elsewhere are not starved.
 /// </summary>
-[Collection(DriverChecks.Name)]
+[Collection(CqlSerialCollection.Name)]
 public class DriverCheckTests
 {
     private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string workingDirectory, params string[] args)

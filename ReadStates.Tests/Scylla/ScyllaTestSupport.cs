@@ -15,8 +15,8 @@ internal static class ScyllaTestSupport
             ContactPoints = [server.Address.ToString()],
             Port = server.Port,
             ReplicationFactor = 1,
-            RequestTimeout = TimeSpan.FromSeconds(5),
-            ConnectTimeout = TimeSpan.FromSeconds(2),
+            RequestTimeout = TimeSpan.FromSeconds(15),
+            ConnectTimeout = TimeSpan.FromSeconds(15),
         };
         configure?.Invoke(options);
         return options;
@@ -25,7 +25,7 @@ internal static class ScyllaTestSupport
     public static async Task<ScyllaStore> CreateAsync(CqlTestServer server, Action<ScyllaOptions>? configure = null)
         => await ScyllaStore.CreateAsync(Options(server, configure), NullLogger.Instance, Timeout());
 
-    public static CancellationToken Timeout(int seconds = 20) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
+    public static CancellationToken Timeout(int seconds = 60) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
 
     public static ReadState State(ulong channel, ulong version, ulong lastMessage = 0, int mentions = 0, ReadStateType type = ReadStateType.Channel,
         ulong parent = 0, ReadStateFlags flags = ReadStateFlags.None, long pin = 0, int viewed = 0) => new()

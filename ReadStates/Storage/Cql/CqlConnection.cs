@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using K4os.Compression.LZ4;
 using Microsoft.Extensions.Logging;
 
@@ -10,21 +9,28 @@ namespace ReadStates.Storage.Cql;
 
 /// <summary>
 /// One socket to one node (or shard), multiplexing many requests by stream id: a table of pending
-/// requests, one reader loop that routes responses to them, writes serialized by a lock, and a timer
-/// that expires overdue requests. Handshake lives in <c>CqlConnection.Handshake.cs</c>.
+/// requests, one reader loop that routes responses to them, one writer loop that sends whatever frames
+/// have been queued since its last send in a single syscall (senders only copy their frame into the
+/// pending buffer), and a timer that expires overdue requests. Handshake lives in <c>CqlConnection.Handshake.cs</c>.
 /// </summary>
 internal sealed partial class CqlConnection : IAsyncDisposable
 {
     private const int ReadBufferSize = 64 * 1024;
+    private const int WriteBufferSize = 64 * 1024;
 
     private readonly Socket _socket;
     private readonly CqlConnectionSettings _settings;
     private readonly ILogger _logger;
     private readonly PendingRequest[] _slots;
     private readonly Stack<PendingRequest> _free;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Timer _timer;
+    private readonly AsyncSignal _writeSignal = new();
+    private readonly object _pendingLock = new();
+    private byte[] _pending = new byte[WriteBufferSize];
+    private byte[] _spare = new byte[WriteBufferSize];
+    private int _pendingLength;
     private Task _readLoop = Task.CompletedTask;
+    private Task _writeLoop = Task.CompletedTask;
     private int _inFlight;
     private int _abandoned;
     private int _closed;
@@ -87,6 +93,7 @@ internal sealed partial class CqlConnection : IAsyncDisposable
             }
             connection = new CqlConnection(socket, endPoint, settings, logger);
             connection._readLoop = connection.ReadLoopAsync();
+            connection._writeLoop = connection.WriteLoopAsync();
             await connection.HandshakeAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }
@@ -102,26 +109,89 @@ internal sealed partial class CqlConnection : IAsyncDisposable
 
     /// <summary>
     /// Sends an encoded request frame (its stream id is patched in) and waits for the response.
-    /// The caller keeps ownership of <paramref name="frame"/> and may resend it elsewhere.
+    /// The frame is copied into the connection's write buffer before this returns, so the caller keeps
+    /// ownership of <paramref name="frame"/> and may resend it elsewhere.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<CqlResponse> SendAsync(PooledFrame frame, TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<CqlResponse> SendAsync(PooledFrame frame, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var slot = RentSlot();
         slot.Arm(Environment.TickCount64 + (long)timeout.TotalMilliseconds, cancellationToken);
         CqlFrameHeader.SetStream(frame.Buffer, slot.Stream);
+        if (!Enqueue(frame.Span))
+            slot.Fail(new CqlException($"The connection to {EndPoint} is closed.", isTransient: true, CloseReason) { MayHaveBeenApplied = false });
+        return new ValueTask<CqlResponse>(slot, slot.Version);
+    }
+
+    /// <summary>Copies a frame (compressed when negotiated) into the pending write buffer and wakes the writer.</summary>
+    private bool Enqueue(ReadOnlySpan<byte> frame)
+    {
+        byte[]? compressed = null;
+        if (_compress && frame.Length > CqlFrameHeader.Size)
+        {
+            compressed = Compress(frame, out int compressedLength);
+            frame = compressed.AsSpan(0, compressedLength);
+        }
         try
         {
-            if (!IsOpen) throw new CqlException($"The connection to {EndPoint} is closed.", isTransient: true, CloseReason);
-            await WriteFrameAsync(frame.Buffer!, frame.Length).ConfigureAwait(false);
+            bool wake;
+            lock (_pendingLock)
+            {
+                if (!IsOpen) return false;
+                if (_pendingLength + frame.Length > _pending.Length)
+                {
+                    var bigger = new byte[Math.Max(_pending.Length * 2, _pendingLength + frame.Length)];
+                    _pending.AsSpan(0, _pendingLength).CopyTo(bigger);
+                    _pending = bigger;
+                }
+                frame.CopyTo(_pending.AsSpan(_pendingLength));
+                wake = _pendingLength == 0;
+                _pendingLength += frame.Length;
+            }
+            if (wake) _writeSignal.Set();
+            return true;
+        }
+        finally
+        {
+            if (compressed is not null) ArrayPool<byte>.Shared.Return(compressed);
+        }
+    }
+
+    /// <summary>Sends the pending buffer whenever it is non-empty, swapping it with a spare so senders never wait on the socket.</summary>
+    private async Task WriteLoopAsync()
+    {
+        await Task.Yield();
+        try
+        {
+            while (IsOpen)
+            {
+                await _writeSignal.WaitAsync().ConfigureAwait(false);
+                while (IsOpen)
+                {
+                    byte[] sending;
+                    int length;
+                    lock (_pendingLock)
+                    {
+                        if (_pendingLength == 0) break;
+                        sending = _pending;
+                        length = _pendingLength;
+                        _pending = _spare;
+                        _pendingLength = 0;
+                    }
+                    var data = sending.AsMemory(0, length);
+                    while (!data.IsEmpty)
+                    {
+                        int n = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
+                        data = data[n..];
+                    }
+                    lock (_pendingLock) _spare = sending;
+                }
+            }
         }
         catch (Exception ex)
         {
             await CloseAsync(ex).ConfigureAwait(false);
-            slot.Fail(ex as CqlException ?? new CqlException($"Writing to {EndPoint} failed: {ex.Message}", isTransient: true, ex));
         }
-        return await new ValueTask<CqlResponse>(slot, slot.Version).ConfigureAwait(false);
     }
 
     private PendingRequest RentSlot()
@@ -166,32 +236,6 @@ internal sealed partial class CqlConnection : IAsyncDisposable
             {
                 slot.Abandon(new CqlException($"Request to {EndPoint} timed out after {_settings.RequestTimeout.TotalMilliseconds} ms.", isTransient: true));
             }
-        }
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WriteFrameAsync(byte[] buffer, int length)
-    {
-        byte[]? compressed = null;
-        var data = buffer.AsMemory(0, length);
-        if (_compress && length > CqlFrameHeader.Size)
-        {
-            compressed = Compress(buffer.AsSpan(0, length), out int compressedLength);
-            data = compressed.AsMemory(0, compressedLength);
-        }
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            while (!data.IsEmpty)
-            {
-                int n = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
-                data = data[n..];
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-            if (compressed is not null) ArrayPool<byte>.Shared.Return(compressed);
         }
     }
 
@@ -338,6 +382,7 @@ internal sealed partial class CqlConnection : IAsyncDisposable
         var error = reason as CqlException is { IsTransient: true } ? reason
             : new CqlException($"Connection to {EndPoint} lost: {reason.Message}", isTransient: reason is not CqlException, reason);
         foreach (var slot in _slots) slot.Fail(error);
+        _writeSignal.Set();
         Closed?.Invoke(this);
     }
 
@@ -346,9 +391,8 @@ internal sealed partial class CqlConnection : IAsyncDisposable
         await CloseAsync(new CqlException("Connection disposed.", isTransient: true)).ConfigureAwait(false);
         try
         {
-            await _readLoop.ConfigureAwait(false);
+            await Task.WhenAll(_readLoop, _writeLoop).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is CqlException or SocketException or ObjectDisposedException) { }
-        _writeLock.Dispose();
     }
 }

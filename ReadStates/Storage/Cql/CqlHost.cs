@@ -164,7 +164,15 @@ internal sealed class CqlHostPool : IAsyncDisposable
             {
                 try
                 {
-                    return await CqlConnection.OpenAsync(awareEndPoint, port, settings, _logger, cancellationToken).ConfigureAwait(false);
+                    var connection = await CqlConnection.OpenAsync(awareEndPoint, port, settings, _logger, cancellationToken).ConfigureAwait(false);
+                    if (connection.ServerInfo.Shard != shard)
+                    {
+                        // Something between us and the node rewrote the source port (NAT): the shard-aware
+                        // port cannot steer us, so stop trying it rather than churn connections.
+                        _shardAwarePortUnreachable = true;
+                        CqlLog.ShardAwarePortUnreachable(_logger, _host.EndPoint.Address, awarePort);
+                    }
+                    return connection;
                 }
                 catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
                 {
