@@ -1,5 +1,6 @@
 using Grpc.Net.Client;
 using ReadStates.Api.V1;
+using ReadStatesClient = ReadStates.Api.V1.ReadStates.ReadStatesClient;
 
 namespace ReadStates.Tests.Integration;
 
@@ -9,7 +10,7 @@ public sealed class ServiceLifecycleTests
     // A flush interval far beyond the test: only the shutdown flush can have written anything.
     private const string NoPeriodicFlush = "Engine:FlushInterval=00:05:00";
 
-    private static async Task<GetResponse[]> MakeChangesAsync(Api.V1.ReadStates.ReadStatesClient client)
+    private static async Task<GetResponse[]> MakeChangesAsync(ReadStatesClient client)
     {
         var attributes = new StateAttributes { ParentId = 42, Flags = (uint)ReadStateFlag.GuildChannel, LastViewed = 7, Type = ReadStateType.GuildHome };
         for (ulong user = 1; user <= 20; user++)
@@ -28,7 +29,7 @@ public sealed class ServiceLifecycleTests
         return await ReadAllAsync(client);
     }
 
-    private static async Task<GetResponse[]> ReadAllAsync(Api.V1.ReadStates.ReadStatesClient client)
+    private static async Task<GetResponse[]> ReadAllAsync(ReadStatesClient client)
     {
         var all = new GetResponse[20];
         for (int i = 0; i < all.Length; i++) all[i] = await client.GetAsync(new GetRequest { UserId = (ulong)i + 1 });
@@ -66,7 +67,7 @@ public sealed class ServiceLifecycleTests
             string address = await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
             GetResponse[] before;
             using (var channel = GrpcChannel.ForAddress(address))
-                before = await MakeChangesAsync(new Api.V1.ReadStates.ReadStatesClient(channel));
+                before = await MakeChangesAsync(new ReadStatesClient(channel));
 
             Assert.Equal(0, ServiceProcess.Kill(process.Id, ServiceProcess.Sigterm));
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
