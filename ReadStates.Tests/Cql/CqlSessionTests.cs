@@ -60,6 +60,26 @@ public class CqlSessionTests
     }
 
     [Fact]
+    public async Task TopologyRefresh_AddsAndRetiresNodes_AndIgnoresOtherDatacenters()
+    {
+        var tables = new InMemoryTables();
+        await using var a = new CqlTestServer(new CqlTestServerOptions { Tables = tables, Tokens = [0] });
+        await using var b = new CqlTestServer(new CqlTestServerOptions { Tables = tables, Address = System.Net.IPAddress.Parse("127.0.0.2"), Port = a.Port, Tokens = [long.MaxValue] });
+        await using var session = await ConnectAsync(a);
+        Assert.Single(session.Ring.Hosts);
+
+        a.Peers = [(b.Address, "dc1", [long.MaxValue]), (System.Net.IPAddress.Parse("127.0.0.3"), "dc2", [100])];
+        await session.RefreshTopologyAsync(Timeout());
+        Assert.Equal(["127.0.0.1", "127.0.0.2"], session.Ring.Hosts.Select(h => h.EndPoint.Address.ToString()).Order());
+        Assert.Equal("127.0.0.2", session.Ring.OwnerOf(1).EndPoint.Address.ToString());
+        Assert.Equal("127.0.0.1", session.Ring.OwnerOf(-5).EndPoint.Address.ToString());
+
+        a.Peers = [];
+        await session.RefreshTopologyAsync(Timeout());
+        Assert.Equal("127.0.0.1", Assert.Single(session.Ring.Hosts).EndPoint.Address.ToString());
+    }
+
+    [Fact]
     public async Task PreparedWrites_ReadBackInClusteringOrder_AcrossPages()
     {
         await using var server = new CqlTestServer();
@@ -151,6 +171,35 @@ public class CqlSessionTests
         var ex = await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 2, "b", 1, idempotent: false, timeout));
         Assert.True(ex.IsTransient);
         Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task IdleConnection_SendsHeartbeats()
+    {
+        await using var server = new CqlTestServer();
+        await using var session = await ConnectAsync(server, o => o with { Connection = o.Connection with { HeartbeatInterval = TimeSpan.FromMilliseconds(200) } });
+        int afterHandshake = server.OptionsCount;
+        for (int i = 0; i < 100 && server.OptionsCount < afterHandshake + 2; i++) await Task.Delay(50);
+        Assert.True(server.OptionsCount >= afterHandshake + 2, $"{server.OptionsCount - afterHandshake} heartbeats");
+    }
+
+    [Fact]
+    public async Task SilentPeer_ConnectionIsClosedAfterATimeout_AndANewOneServesTheNextRequest()
+    {
+        await using var server = new CqlTestServer();
+        await using var session = await ConnectAsync(server, o => o with { ConnectionsPerHost = 1, MaxRetries = 0 });
+        await CreateSchemaAsync(session);
+        var insert = await session.PrepareAsync(Insert, Timeout());
+        var connection = Assert.Single(session.Ring.Hosts[0].Pool.Connections, c => c is not null)!;
+
+        server.DelayReplies(1, TimeSpan.FromSeconds(30));
+        await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 1, "a", 1, idempotent: false, TimeSpan.FromSeconds(2)));
+        Assert.False(connection.IsOpen);
+        Assert.Contains("sent nothing", connection.CloseReason!.Message, StringComparison.Ordinal);
+
+        int accepted = server.ConnectionsAccepted;
+        await InsertAsync(session, insert, 1, 2, "b", 2);
+        Assert.Equal(accepted + 1, server.ConnectionsAccepted);
     }
 
     [Fact]

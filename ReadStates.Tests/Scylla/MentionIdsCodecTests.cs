@@ -25,7 +25,6 @@ public class MentionIdsCodecTests
     public void RandomIdsAndOverflow_RoundTrip()
     {
         var rng = new Random(42);
-        ulong[] ids = new ulong[4];
         for (int round = 0; round < 300; round++)
         {
             var input = Enumerable.Range(0, rng.Next(0, 120)).Select(_ => (ulong)rng.NextInt64() * (ulong)rng.Next(1, 3)).ToArray();
@@ -33,7 +32,8 @@ public class MentionIdsCodecTests
             int overflow = rng.Next(0, 3) == 0 ? 0 : rng.Next(0, int.MaxValue);
             ulong max = (ulong)rng.NextInt64();
             var blob = Encode(overflow, max, input);
-            int n = MentionIdsCodec.Decode(blob, out int o, out ulong m, ref ids);
+            var ids = new ulong[MentionIdsCodec.PeekCount(blob)];
+            int n = MentionIdsCodec.Decode(blob, out int o, out ulong m, ids);
             Assert.Equal(input, ids.AsSpan(0, n).ToArray());
             Assert.Equal(overflow, o);
             Assert.Equal(max, m);
@@ -51,9 +51,11 @@ public class MentionIdsCodecTests
     [Fact]
     public void CorruptBlobs_AreRejected()
     {
-        ulong[] ids = [];
-        Assert.Throws<FormatException>(() => MentionIdsCodec.Decode([2, 0, 0, 0], out _, out _, ref ids));
-        Assert.Throws<FormatException>(() => MentionIdsCodec.Decode([1, 0, 0, 5, 2], out _, out _, ref ids));
-        Assert.Throws<FormatException>(() => MentionIdsCodec.Decode([1, 0x80], out _, out _, ref ids));
+        var ids = new ulong[8];
+        Assert.Throws<FormatException>(() => MentionIdsCodec.Decode([2, 0, 0, 0], out _, out _, ids));
+        Assert.Throws<FormatException>(() => MentionIdsCodec.Decode([1, 0, 0, 5, 2], out _, out _, ids));
+        Assert.Throws<FormatException>(() => MentionIdsCodec.Decode([1, 0x80], out _, out _, ids));
+        Assert.Throws<FormatException>(() => MentionIdsCodec.PeekCount([1, 0, 0, 9, 2]));
+        Assert.Throws<ArgumentException>(() => MentionIdsCodec.Decode([1, 0, 0, 2, 2, 2], out _, out _, new ulong[1]));
     }
 }

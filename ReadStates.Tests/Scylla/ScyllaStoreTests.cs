@@ -167,6 +167,27 @@ public class ScyllaStoreTests
     }
 
     [Fact]
+    public async Task UsersWithManyMentionIds_AreSplitByBytes_AndRoundTrip()
+    {
+        await using var server = new CqlTestServer();
+        await using var store = await CreateAsync(server, o => o.MaxBatchBytes = 8 * 1024);
+        var batch = new StateBatch();
+        batch.BeginUser(5, 9);
+        var ids = Enumerable.Range(0, 1000).Select(i => 1_300_000_000_000_000_000UL + (ulong)i * 4_194_304).ToArray();
+        for (ulong c = 1; c <= 10; c++) batch.AddState(State(c, 9, mentions: 1000), 1, ids[^1] + 1, ids);
+        await store.WriteAsync(batch, Timeout());
+        Assert.True(server.Batches.Count >= 3, $"{server.Batches.Count} batches");
+        Assert.Equal(11, server.Batches.Sum(b => b.Statements));
+        var loaded = await LoadAsync(store, 5);
+        Assert.Equal(10, loaded.StateCount);
+        Assert.All(loaded.States.ToArray(), s =>
+        {
+            Assert.Equal(ids, loaded.MentionsOf(s).ToArray());
+            Assert.Equal((1, ids[^1] + 1), (s.OverflowCount, s.OverflowMaxId));
+        });
+    }
+
+    [Fact]
     public async Task ServerRestartMidFlush_ForgettingPreparedIds_LosesNothing()
     {
         await using var server = new CqlTestServer();
@@ -256,6 +277,29 @@ public class ScyllaStoreTests
         Assert.Equal(2, into.UserCount);
         Assert.Equal(12, into.StateCount);
         Assert.Equal(2UL, into.Users[1].Version);
+    }
+
+    [Fact]
+    public async Task LazyStore_ConnectsOnFirstUse_FailsTransientlyWhileTheServerIsDown_ThenRecovers()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+        var options = new ReadStates.Storage.Scylla.ScyllaOptions { ContactPoints = ["127.0.0.1"], Port = port, ReplicationFactor = 1, ConnectTimeout = TimeSpan.FromSeconds(15) };
+        await using var store = ReadStates.Storage.Scylla.ScyllaStore.Create(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var batch = new StateBatch();
+        AddUser(batch, 1, count: 2, version: 3);
+        var down = await Assert.ThrowsAnyAsync<CqlException>(() => store.WriteAsync(batch, Timeout()));
+        Assert.True(down.IsTransient);
+
+        await using var server = new CqlTestServer(new CqlTestServerOptions { Port = port });
+        Assert.Equal(0, server.ConnectionsAccepted);
+        await Task.Delay(1100); // past the fail-fast second
+        await store.WriteAsync(batch, Timeout());
+        AssertUser(await LoadAsync(store, 1), 1, 2, 3);
     }
 
     [Fact]

@@ -144,6 +144,7 @@ internal sealed partial class CqlTestServer
             switch (h.Opcode)
             {
                 case CqlOpcode.Options:
+                    Interlocked.Increment(ref server._options_count);
                     return Respond(stream, CqlOpcode.Supported, (ref CqlWriter w) => WriteMultimap(ref w, server.SupportedFor(Shard)));
                 case CqlOpcode.Startup:
                 {

@@ -44,7 +44,7 @@ internal sealed partial class CqlTestServer
             case StatementKind.SystemLocal:
                 return RowsFrame(stream, SystemRows(s, TestStatements.LocalColumns, [LocalRow()]), s.SelectColumns, p);
             case StatementKind.SystemPeers:
-                return RowsFrame(stream, SystemRows(s, TestStatements.PeerColumns, _options.Peers.Select(PeerRow).ToList()), s.SelectColumns, p);
+                return RowsFrame(stream, SystemRows(s, TestStatements.PeerColumns, Peers.Select(PeerRow).ToList()), s.SelectColumns, p);
             case StatementKind.SystemEmpty:
                 return RowsFrame(stream, new RowsResult(s.Keyspace, s.Table, [], [], null), [], p);
             case StatementKind.Select:

@@ -57,6 +57,7 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     {
         _options = options ?? new CqlTestServerOptions();
         Tables = _options.Tables ?? new InMemoryTables();
+        Peers = _options.Peers;
         _listener = Listen(_options.Address, _options.Port);
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
         _acceptLoops.Add(AcceptLoopAsync(_listener, shardAware: false));
@@ -77,6 +78,8 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     }
 
     public InMemoryTables Tables { get; }
+    /// <summary>What system.peers returns; starts as the options' peers, replace it to add or remove nodes.</summary>
+    public IReadOnlyList<(IPAddress Address, string Datacenter, long[] Tokens)> Peers { get; set; }
     public IPAddress Address => _options.Address;
     public int Port { get; }
     /// <summary>The shard-aware port (0 when none).</summary>
@@ -92,7 +95,8 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public ConcurrentQueue<BatchRecord> Batches { get; } = new();
     public int PrepareCount => Volatile.Read(ref _prepares);
     public int CompressedRequests => Volatile.Read(ref _compressedRequests);
-    private int _accepted, _prepares, _compressedRequests;
+    private int _accepted, _prepares, _compressedRequests, _options_count;
+    public int OptionsCount => Volatile.Read(ref _options_count);
 
     /// <summary>Closes every client connection (the server keeps listening).</summary>
     public void DropConnections()

@@ -34,8 +34,21 @@ internal static class MentionIdsCodec
         return pos;
     }
 
-    /// <summary>Decodes a blob; ids go to <paramref name="ids"/> (grown as needed). Returns the id count.</summary>
-    public static int Decode(ReadOnlySpan<byte> blob, out int overflowCount, out ulong overflowMaxId, ref ulong[] ids)
+    /// <summary>How many ids a blob holds (to size the destination of <see cref="Decode"/>).</summary>
+    public static int PeekCount(ReadOnlySpan<byte> blob)
+    {
+        if (blob.IsEmpty) return 0;
+        if (blob[0] != Format) throw new FormatException($"Unknown mention_ids format {blob[0]}.");
+        int pos = 1;
+        ReadVarint(blob, ref pos);
+        ReadVarint(blob, ref pos);
+        ulong n = ReadVarint(blob, ref pos);
+        if (n > (ulong)(blob.Length - pos)) throw new FormatException("mention_ids count exceeds the blob.");
+        return (int)n;
+    }
+
+    /// <summary>Decodes a blob into <paramref name="ids"/> (at least <see cref="PeekCount"/> long). Returns the id count.</summary>
+    public static int Decode(ReadOnlySpan<byte> blob, out int overflowCount, out ulong overflowMaxId, Span<ulong> ids)
     {
         overflowCount = 0;
         overflowMaxId = 0;
@@ -48,7 +61,7 @@ internal static class MentionIdsCodec
         overflowMaxId = ReadVarint(blob, ref pos);
         ulong n = ReadVarint(blob, ref pos);
         if (n > (ulong)(blob.Length - pos)) throw new FormatException("mention_ids count exceeds the blob.");
-        if (ids.Length < (int)n) ids = new ulong[Math.Max((int)n, ids.Length * 2)];
+        if ((int)n > ids.Length) throw new ArgumentException($"Room for {ids.Length} ids, the blob holds {n}.", nameof(ids));
         ulong previous = 0;
         for (int i = 0; i < (int)n; i++)
         {

@@ -34,6 +34,8 @@ public sealed class ScyllaOptions
     public int WriteConcurrency { get; set; } = 32;
     /// <summary>Statements per batch; a user with more dirty states is written as several batches.</summary>
     public int MaxStatementsPerBatch { get; set; } = 100;
+    /// <summary>Bound values per batch, in bytes (a batch always takes at least one statement); below ScyllaDB's 128 KiB warning.</summary>
+    public int MaxBatchBytes { get; set; } = 96 * 1024;
 
     public IReadOnlyList<string> Validate()
     {
@@ -52,6 +54,7 @@ public sealed class ScyllaOptions
         if (MaxRetries < 0) errors.Add($"Scylla:MaxRetries must not be negative; got {MaxRetries}.");
         if (WriteConcurrency < 1) errors.Add($"Scylla:WriteConcurrency must be positive; got {WriteConcurrency}.");
         if (MaxStatementsPerBatch is < 2 or > 65535) errors.Add($"Scylla:MaxStatementsPerBatch must be 2..65535; got {MaxStatementsPerBatch}.");
+        if (MaxBatchBytes < 1024) errors.Add($"Scylla:MaxBatchBytes must be at least 1024; got {MaxBatchBytes}.");
         return errors;
     }
 

@@ -35,6 +35,9 @@ internal static partial class ScyllaLog
     [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "ScyllaDB store ready: {Hosts} hosts in datacenter {Datacenter}, keyspace {Keyspace}")]
     public static partial void Ready(ILogger logger, int hosts, string? datacenter, string keyspace);
 
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "ScyllaDB store cannot connect yet: {Reason}")]
+    public static partial void ConnectFailed(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "ScyllaDB schema versions did not agree within 30 s after creating the schema")]
     public static partial void NoSchemaAgreement(ILogger logger);
 }

@@ -22,7 +22,7 @@ public sealed partial class ScyllaStore
     }
 
     /// <summary>Up to WriteConcurrency lanes, each taking the next user of the batch until none is left or one fails.</summary>
-    private sealed class WriteLanes(ScyllaStore store, StateBatch batch, CancellationToken cancellationToken)
+    private sealed class WriteLanes(ScyllaStore store, Connected connected, StateBatch batch, CancellationToken cancellationToken)
     {
         private int _next = -1;
         private volatile bool _failed;
@@ -38,7 +38,7 @@ public sealed partial class ScyllaStore
                     if (index >= batch.UserCount) return;
                     try
                     {
-                        await store.WriteUserAsync(batch, index, context, cancellationToken).ConfigureAwait(false);
+                        await store.WriteUserAsync(connected, batch, index, context, cancellationToken).ConfigureAwait(false);
                     }
                     catch
                     {
@@ -60,18 +60,18 @@ public sealed partial class ScyllaStore
     /// with the same time, so it is idempotent, and a later flush always wins.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WriteUserAsync(StateBatch batch, int userIndex, WriteContext context, CancellationToken cancellationToken)
+    private async ValueTask WriteUserAsync(Connected connected, StateBatch batch, int userIndex, WriteContext context, CancellationToken cancellationToken)
     {
         var options = CqlRequestOptions.Default(_options.Consistency);
         options.Idempotent = true;
-        options.Timestamp = _session.Clock.Next();
+        options.Timestamp = connected.Session.Clock.Next();
         context.Seen.Clear();
         int cursor = batch.Users[userIndex].StateCount - 1;
         bool done;
         do
         {
-            done = Fill(batch, userIndex, context, ref cursor);
-            await _session.BatchAsync(context.Batch, options, cancellationToken).ConfigureAwait(false);
+            done = Fill(connected, batch, userIndex, context, ref cursor);
+            await connected.Session.BatchAsync(context.Batch, options, cancellationToken).ConfigureAwait(false);
         }
         while (!done);
     }
@@ -81,7 +81,7 @@ public sealed partial class ScyllaStore
     /// keeps its last version (in one batch both would share a timestamp and the server would pick by value).
     /// Returns true when the user is complete (the meta row is in this batch).
     /// </summary>
-    private bool Fill(StateBatch batch, int userIndex, WriteContext context, ref int cursor)
+    private bool Fill(Connected connected, StateBatch batch, int userIndex, WriteContext context, ref int cursor)
     {
         var b = context.Batch;
         var values = context.Values;
@@ -90,7 +90,8 @@ public sealed partial class ScyllaStore
         var states = batch.StatesOf(user);
         long userId = unchecked((long)user.UserId);
         int room = _options.MaxStatementsPerBatch - 1; // keep a slot for the meta row
-        for (; cursor >= 0 && b.Count < room; cursor--)
+        // Bounded by bytes too: ScyllaDB warns above 128 KiB per batch and rejects above 1 MiB by default.
+        for (; cursor >= 0 && b.Count < room && (b.Count == 0 || b.Values.Encoded.Length < _options.MaxBatchBytes); cursor--)
         {
             ref readonly var stored = ref states[cursor];
             ref readonly var s = ref stored.State;
@@ -100,7 +101,7 @@ public sealed partial class ScyllaStore
             values.AddBigint(unchecked((long)s.ChannelId));
             if (stored.IsDeleted)
             {
-                b.Add(_delete, values);
+                b.Add(connected.Delete, values);
                 continue;
             }
             var mentions = batch.MentionsOf(stored);
@@ -116,7 +117,7 @@ public sealed partial class ScyllaStore
             values.AddTimestamp(s.LastPinTimestamp);
             values.AddInt(s.LastViewed);
             values.AddBigint(unchecked((long)s.Version));
-            b.Add(_upsert, values);
+            b.Add(connected.Upsert, values);
         }
         if (cursor >= 0) return false;
 
@@ -126,7 +127,7 @@ public sealed partial class ScyllaStore
         values.AddBigint(MetaChannelId);
         for (int i = 0; i < 8; i++) values.AddUnset();
         values.AddBigint(unchecked((long)user.Version));
-        b.Add(_upsert, values);
+        b.Add(connected.Upsert, values);
         return true;
     }
 }

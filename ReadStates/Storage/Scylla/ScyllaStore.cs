@@ -18,54 +18,112 @@ public sealed partial class ScyllaStore : IReadStateStore
     public const long MetaChannelId = 0;
 
     private readonly ScyllaOptions _options;
-    private readonly CqlSession _session;
-    private readonly PreparedStatement _upsert;
-    private readonly PreparedStatement _delete;
-    private readonly PreparedStatement _select;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly Stack<WriteContext> _contexts = new();
     private readonly Stack<StateBatch> _scratch = new();
+    private Connected? _connected;
+    private Exception? _lastConnectFailure;
+    private long _lastConnectFailureTicks;
+    private bool _disposed;
 
-    private ScyllaStore(ScyllaOptions options, CqlSession session, PreparedStatement upsert, PreparedStatement delete, PreparedStatement select)
+    /// <summary>The session and the three prepared statements, once connected.</summary>
+    private sealed record Connected(CqlSession Session, PreparedStatement Upsert, PreparedStatement Delete, PreparedStatement Select);
+
+    private ScyllaStore(ScyllaOptions options, ILogger logger)
     {
         _options = options;
-        _session = session;
-        _upsert = upsert;
-        _delete = delete;
-        _select = select;
+        _logger = logger;
     }
 
     public string Name => "scylla";
 
-    internal CqlSession Session => _session;
+    internal CqlSession Session => (_connected ?? throw new InvalidOperationException("Not connected yet.")).Session;
 
-    /// <summary>Connects, creates the keyspace and table when missing (if enabled), and prepares the statements.</summary>
-    public static async Task<ScyllaStore> CreateAsync(ScyllaOptions options, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// A store that connects on first use (and again after a failed attempt, at most once a second), so the
+    /// service can start while ScyllaDB is still coming up; the engine's retries cover the gap. Throws
+    /// <see cref="ArgumentException"/> for invalid options.
+    /// </summary>
+    public static ScyllaStore Create(ScyllaOptions options, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         var errors = options.Validate();
         if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        return new ScyllaStore(options, logger);
+    }
 
-        var session = await CqlSession.ConnectAsync(options.ToClientOptions(), logger, cancellationToken).ConfigureAwait(false);
+    /// <summary>Creates the store and connects now: topology, schema (if enabled), prepared statements.</summary>
+    public static async Task<ScyllaStore> CreateAsync(ScyllaOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        var store = Create(options, logger);
         try
         {
-            if (options.CreateSchema) await CreateSchemaAsync(session, options, logger, cancellationToken).ConfigureAwait(false);
-            var upsert = await session.PrepareAsync(ScyllaSchema.Upsert(options.Keyspace), cancellationToken).ConfigureAwait(false);
-            var delete = await session.PrepareAsync(ScyllaSchema.Delete(options.Keyspace), cancellationToken).ConfigureAwait(false);
-            var select = await session.PrepareAsync(ScyllaSchema.Select(options.Keyspace), cancellationToken).ConfigureAwait(false);
-            ScyllaLog.Ready(logger, session.Ring.Hosts.Count, session.LocalDatacenter, options.Keyspace);
-            return new ScyllaStore(options, session, upsert, delete, select);
+            await store.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            return store;
         }
         catch
         {
-            await session.DisposeAsync().ConfigureAwait(false);
+            await store.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>Connects now if not connected yet (e.g. from a start-up health check).</summary>
+    public Task ConnectAsync(CancellationToken cancellationToken) => EnsureConnectedAsync(cancellationToken).AsTask();
+
+    private ValueTask<Connected> EnsureConnectedAsync(CancellationToken cancellationToken)
+    {
+        var connected = Volatile.Read(ref _connected);
+        return connected is not null ? new(connected) : ConnectSlowAsync(cancellationToken);
+    }
+
+    private async ValueTask<Connected> ConnectSlowAsync(CancellationToken cancellationToken)
+    {
+        await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_connected is { } done) return done;
+            // Many loads may be waiting: after a failure, fail fast for a second instead of each one timing out again.
+            if (_lastConnectFailure is { } recent && Environment.TickCount64 - _lastConnectFailureTicks < 1000)
+                throw new CqlException("ScyllaDB is unreachable: " + recent.Message, isTransient: true, recent) { MayHaveBeenApplied = false };
+            CqlSession? session = null;
+            try
+            {
+                session = await CqlSession.ConnectAsync(_options.ToClientOptions(), _logger, cancellationToken).ConfigureAwait(false);
+                if (_options.CreateSchema) await CreateSchemaAsync(session, _options, _logger, cancellationToken).ConfigureAwait(false);
+                var upsert = await session.PrepareAsync(ScyllaSchema.Upsert(_options.Keyspace), cancellationToken).ConfigureAwait(false);
+                var delete = await session.PrepareAsync(ScyllaSchema.Delete(_options.Keyspace), cancellationToken).ConfigureAwait(false);
+                var select = await session.PrepareAsync(ScyllaSchema.Select(_options.Keyspace), cancellationToken).ConfigureAwait(false);
+                ScyllaLog.Ready(_logger, session.Ring.Hosts.Count, session.LocalDatacenter, _options.Keyspace);
+                var connected = new Connected(session, upsert, delete, select);
+                Volatile.Write(ref _connected, connected);
+                _lastConnectFailure = null;
+                return connected;
+            }
+            catch (Exception ex) when (ex is CqlException or OperationCanceledException)
+            {
+                if (session is not null) await session.DisposeAsync().ConfigureAwait(false);
+                if (ex is CqlException)
+                {
+                    _lastConnectFailure = ex;
+                    _lastConnectFailureTicks = Environment.TickCount64;
+                    ScyllaLog.ConnectFailed(_logger, ex.Message);
+                }
+                throw;
+            }
+        }
+        finally
+        {
+            _connectLock.Release();
         }
     }
 
     private static async Task CreateSchemaAsync(CqlSession session, ScyllaOptions options, ILogger logger, CancellationToken cancellationToken)
     {
-        var ddl = CqlRequestOptions.Default(CqlConsistency.All);
+        var ddl = CqlRequestOptions.Default(CqlConsistency.One); // schema changes ignore the consistency level
         string dc = options.LocalDatacenter ?? session.LocalDatacenter ?? "datacenter1";
         (await session.QueryAsync(ScyllaSchema.CreateKeyspace(options.Keyspace, dc, options.ReplicationFactor), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
         (await session.QueryAsync(ScyllaSchema.CreateTable(options.Keyspace), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
@@ -80,11 +138,12 @@ public sealed partial class ScyllaStore : IReadStateStore
     public async Task LoadUserAsync(ulong userId, StateBatch into, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(into);
+        var connected = await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         var scratch = RentScratch();
         try
         {
             scratch.BeginUser(userId, 0);
-            await ReadPartitionAsync(userId, scratch, cancellationToken).ConfigureAwait(false);
+            await ReadPartitionAsync(connected, userId, scratch, cancellationToken).ConfigureAwait(false);
             var user = scratch.Users[0];
             into.BeginUser(userId, 0);
             // Snowflakes >= 2^63 sort first as signed bigints: emit them last so the order is unsigned.
@@ -104,7 +163,7 @@ public sealed partial class ScyllaStore : IReadStateStore
     private static void Append(StateBatch into, StateBatch scratch, in StoredState s)
         => into.AddState(s.State, s.OverflowCount, s.OverflowMaxId, scratch.MentionsOf(s));
 
-    private async Task ReadPartitionAsync(ulong userId, StateBatch scratch, CancellationToken cancellationToken)
+    private async Task ReadPartitionAsync(Connected connected, ulong userId, StateBatch scratch, CancellationToken cancellationToken)
     {
         using var values = new CqlValues(16);
         values.AddBigint(unchecked((long)userId));
@@ -116,7 +175,7 @@ public sealed partial class ScyllaStore : IReadStateStore
         {
             while (true)
             {
-                using var rows = await _session.ExecuteAsync(_select, values, options, cancellationToken).ConfigureAwait(false)
+                using var rows = await connected.Session.ExecuteAsync(connected.Select, values, options, cancellationToken).ConfigureAwait(false)
                     ?? throw new CqlException("SELECT returned no rows result.", isTransient: false);
                 while (rows.MoveNext())
                 {
@@ -139,7 +198,14 @@ public sealed partial class ScyllaStore : IReadStateStore
                         Version = unchecked((ulong)rows.GetInt64(9)),
                         MentionBlock = -1,
                     };
-                    int n = MentionIdsCodec.Decode(rows.GetBytes(3), out int overflowCount, out ulong overflowMaxId, ref ids);
+                    var blob = rows.GetBytes(3);
+                    int count = MentionIdsCodec.PeekCount(blob);
+                    if (count > ids.Length)
+                    {
+                        ArrayPool<ulong>.Shared.Return(ids);
+                        ids = ArrayPool<ulong>.Shared.Rent(count);
+                    }
+                    int n = MentionIdsCodec.Decode(blob, out int overflowCount, out ulong overflowMaxId, ids);
                     scratch.AddState(state, overflowCount, overflowMaxId, ids.AsSpan(0, n));
                 }
                 if (rows.PagingState is null) return;
@@ -175,7 +241,8 @@ public sealed partial class ScyllaStore : IReadStateStore
         ArgumentNullException.ThrowIfNull(batch);
         int users = batch.UserCount;
         if (users == 0) return;
-        var lanes = new WriteLanes(this, batch, cancellationToken);
+        var connected = await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        var lanes = new WriteLanes(this, connected, batch, cancellationToken);
         int laneCount = Math.Min(users, _options.WriteConcurrency);
         if (laneCount == 1)
         {
@@ -215,7 +282,17 @@ public sealed partial class ScyllaStore : IReadStateStore
 
     public async ValueTask DisposeAsync()
     {
-        await _session.DisposeAsync().ConfigureAwait(false);
+        await _connectLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (_connected is { } connected) await connected.Session.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _connectLock.Release();
+        }
         lock (_contexts)
         {
             while (_contexts.Count > 0) _contexts.Pop().Dispose();
