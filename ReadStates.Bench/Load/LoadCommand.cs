@@ -27,6 +27,7 @@ internal static class LoadCommand
         new("name", "Label of the output files"),
         new("seed", "Random seed", "1"),
         new("no-progress", "No live progress line on stderr", IsFlag: true),
+        new("pacing", "spin: sends leave on time but a sender thread keeps a core busy; sleep: 1 ms steps, bursts up to ~1 ms late (counted)", "spin"),
         new("server-pid", "Pid of the target server, to report its CPU time per request (compare: --server-pid for ReadStates, --peer-pid for the peer)", "0"),
         new("p99-target", "find-max: highest acceptable p99", "1ms"),
         new("trial-duration", "find-max: measured time of each trial", "10s"),
@@ -48,7 +49,8 @@ internal static class LoadCommand
 
     public static RunSettings Settings(ParsedArgs a, double rate, TimeSpan? duration = null, TimeSpan? warmup = null, string pidOption = "server-pid") => new(
         rate, duration ?? a.Duration("duration"), warmup ?? a.Duration("warmup"), a.Int("connections"), a.Int("workers"),
-        a.Int("max-inflight"), a.Duration("drain"), a.Int("seed"), !a.Flag("no-progress"), a.Int(pidOption));
+        a.Int("max-inflight"), a.Duration("drain"), a.Int("seed"), !a.Flag("no-progress"), a.Int(pidOption),
+        a.RequiredString("pacing") switch { "spin" => false, "sleep" => true, var p => throw new UsageException($"--pacing must be spin or sleep; got '{p}'.") });
 
     public static async Task<(ILoadTarget Target, string Server)> ConnectAsync(string address, int connections, CancellationToken ct)
     {

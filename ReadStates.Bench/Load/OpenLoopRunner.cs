@@ -5,7 +5,7 @@ using HdrHistogram;
 namespace ReadStates.Bench.Load;
 
 internal sealed record RunSettings(double Rate, TimeSpan Duration, TimeSpan Warmup, int Connections, int Workers, int MaxInFlight,
-    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0);
+    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0, bool SleepPacing = false);
 
 internal sealed class RunResult
 {
@@ -151,7 +151,7 @@ internal static class OpenLoopRunner
                 long intended = (long)due;
                 if (intended >= end) break;
                 due += interval;
-                WaitUntil(intended);
+                if (s.SleepPacing) SleepUntil(intended); else WaitUntil(intended);
                 // Over the in-flight cap the send waits; its latency still counts from when it was due.
                 while (Interlocked.Read(ref w.InFlight) >= s.MaxInFlight && !abort.IsCancellationRequested) Thread.Sleep(1);
                 var op = new Op();
@@ -260,6 +260,12 @@ internal static class OpenLoopRunner
         {
             return TimeSpan.Zero;
         }
+    }
+
+    /// <summary>Sleeps in 1 ms steps: sends go out in bursts up to ~1 ms late (counted as latency), but the core stays free.</summary>
+    private static void SleepUntil(long due)
+    {
+        while (due - Stopwatch.GetTimestamp() > 0) Thread.Sleep(1);
     }
 
     /// <summary>Sleeps while the due time is far, then yields, then spins the last few microseconds.</summary>
