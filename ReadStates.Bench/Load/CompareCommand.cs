@@ -18,11 +18,13 @@ internal static class CompareCommand
             new("peer", "Redis-protocol peer", "redis://127.0.0.1:6379"),
             new("rates", "Comma-separated rates to run both at", "2000,5000,10000"),
             new("find-max", "Compare the highest rates with p99 under --p99-target instead", IsFlag: true),
+            new("peer-pid", "Pid of the peer server, to report its CPU time per request", "0"),
             .. LoadCommand.Common,
         ],
         RunAsync);
 
     private static string Ms(double v) => double.IsNaN(v) ? "-" : v.ToString("0.000", CultureInfo.InvariantCulture);
+    private static string Cpu(double v) => double.IsNaN(v) ? "-" : v.ToString("0.0", CultureInfo.InvariantCulture);
     private static string Ratio(double peer, double ours) => double.IsNaN(peer) || double.IsNaN(ours) || ours == 0 ? "-" : (peer / ours).ToString("0.00", CultureInfo.InvariantCulture) + "x";
 
     private static async Task<int> RunAsync(ParsedArgs a)
@@ -44,7 +46,7 @@ internal static class CompareCommand
             Console.WriteLine($"== {ourServer}");
             var fo = await FindMax.RunAsync(ours, ourServer, workload, a, cts.Token);
             Console.WriteLine($"== {peerServer}");
-            var fp = await FindMax.RunAsync(peer, peerServer, workload, a, cts.Token);
+            var fp = await FindMax.RunAsync(peer, peerServer, workload, a, cts.Token, "peer-pid");
             Console.WriteLine();
             Console.WriteLine($"| p99 target {a.RequiredString("p99-target")} | max rate | p99 at half (ms) |");
             Console.WriteLine("|---|---:|---:|");
@@ -61,8 +63,8 @@ internal static class CompareCommand
         var series = new List<(string, HistogramBase)>();
         var table = new List<string>
         {
-            "| rate | target | achieved | p50 | p90 | p99 | p99.9 | p99.99 | max | errors |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| rate | target | achieved | p50 | p90 | p99 | p99.9 | p99.99 | max | errors | server CPU µs/req | generator CPU µs/req |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         };
         var ratios = new List<string> { "| rate | p50 peer/ours | p99 peer/ours | p99.9 peer/ours | max peer/ours | achieved ours/peer |", "|---:|---:|---:|---:|---:|---:|" };
         bool allOk = true;
@@ -72,12 +74,12 @@ internal static class CompareCommand
             foreach (var (t, server) in new[] { (ours, ourServer), (peer, peerServer) })
             {
                 Console.Error.WriteLine($"compare: {server} at {rate:N0}/s");
-                var r = await OpenLoopRunner.RunAsync(t, workload, LoadCommand.Settings(a, rate), cts.Token);
+                var r = await OpenLoopRunner.RunAsync(t, workload, LoadCommand.Settings(a, rate, pidOption: t == ours ? "server-pid" : "peer-pid"), cts.Token);
                 LoadReport.Print(r, Console.Out);
                 results.Add(r);
                 allOk &= r.Completed > 0;
                 series.Add(($"{(t == ours ? "ReadStates" : server)} @ {rate:N0}/s", r.Latency));
-                table.Add($"| {rate:N0} | {(t == ours ? "ReadStates" : server + " Lua")} | {r.AchievedRate:N0} | {Ms(r.P(50))} | {Ms(r.P(90))} | {Ms(r.P(99))} | {Ms(r.P(99.9))} | {Ms(r.P(99.99))} | {Ms(r.MaxMs)} | {r.Errors:N0} |");
+                table.Add($"| {rate:N0} | {(t == ours ? "ReadStates" : server + " Lua")} | {r.AchievedRate:N0} | {Ms(r.P(50))} | {Ms(r.P(90))} | {Ms(r.P(99))} | {Ms(r.P(99.9))} | {Ms(r.P(99.99))} | {Ms(r.MaxMs)} | {r.Errors:N0} | {Cpu(r.ServerCpuMicrosPerOp)} | {Cpu(r.GeneratorCpuMicrosPerOp)} |");
                 rows.Add(LoadReport.Summary(r, server, workload));
                 using var w = new StreamWriter(Path.Combine(outDir, $"{label}-{(t == ours ? "readstates" : "peer")}-{rate:0}.hgrm"));
                 r.Latency.OutputPercentileDistribution(w, percentileTicksPerHalfDistance: 5, outputValueUnitScalingRatio: 1000.0);

@@ -22,6 +22,7 @@ internal static class LoadReport
         if (r.Service.TotalCount > 0)
             w.WriteLine($"  service time from actual send (ms): p50={Ms(r.Service.GetValueAtPercentile(50) / 1000.0)}  p99={Ms(r.Service.GetValueAtPercentile(99) / 1000.0)}" +
                         $"  | generator send lag p99={Ms(r.SendLag.GetValueAtPercentile(99) / 1000.0)} ms");
+        w.WriteLine($"  CPU per request (µs): generator {r.GeneratorCpuMicrosPerOp:0.0}" + (double.IsNaN(r.ServerCpuMicrosPerOp) ? " (server: pass --server-pid)" : $", server {r.ServerCpuMicrosPerOp:0.0}"));
     }
 
     public static JsonObject Summary(RunResult r, string? server, Workload wl)
@@ -55,6 +56,8 @@ internal static class LoadReport
             ["errors"] = r.Errors,
             ["errorKinds"] = JsonSerializer.SerializeToNode(r.ErrorKinds),
             ["unfinished"] = r.Unfinished,
+            ["generatorCpuMicrosPerOp"] = Round(r.GeneratorCpuMicrosPerOp),
+            ["serverCpuMicrosPerOp"] = Round(r.ServerCpuMicrosPerOp),
             ["latencyMs"] = lat,
             ["serviceTimeMs"] = r.Service.TotalCount == 0 ? null : new JsonObject
             {

@@ -5,7 +5,7 @@ using HdrHistogram;
 namespace ReadStates.Bench.Load;
 
 internal sealed record RunSettings(double Rate, TimeSpan Duration, TimeSpan Warmup, int Connections, int Workers, int MaxInFlight,
-    TimeSpan Drain, int Seed, bool Progress);
+    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0, bool SleepPacing = false);
 
 internal sealed class RunResult
 {
@@ -24,6 +24,9 @@ internal sealed class RunResult
     public long Errors { get; init; }
     public required Dictionary<string, long> ErrorKinds { get; init; }
     public long Unfinished { get; init; }
+    /// <summary>CPU time per completed request in the measured window, µs: this generator, and the server when its pid was given.</summary>
+    public double GeneratorCpuMicrosPerOp { get; init; } = double.NaN;
+    public double ServerCpuMicrosPerOp { get; init; } = double.NaN;
     public double AchievedRate => CompletedInWindow / Settings.Duration.TotalSeconds;
     public double P(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
     public double MaxMs => Latency.TotalCount == 0 ? double.NaN : Latency.GetMaxValue() / 1000.0;
@@ -76,6 +79,16 @@ internal static class OpenLoopRunner
         double interval = freq * workerCount / s.Rate; // ticks between two sends of one worker
         var pending = new ConcurrentDictionary<Task, byte>();
 
+        // CPU time of both processes over the measured window: where the cores go per request.
+        TimeSpan genCpu0 = default, srvCpu0 = default, genCpu1 = default, srvCpu1 = default;
+        long completedAtStart = 0, completedAtEnd = 0;
+        var cpuProbe = Task.Run(async () =>
+        {
+            await DelayUntil(measureStart);
+            (genCpu0, srvCpu0, completedAtStart) = (CpuTime(0), CpuTime(s.ServerPid), workers.Sum(w => Interlocked.Read(ref w.Completed)));
+            await DelayUntil(end);
+            (genCpu1, srvCpu1, completedAtEnd) = (CpuTime(0), CpuTime(s.ServerPid), workers.Sum(w => Interlocked.Read(ref w.Completed)));
+        });
         var threads = workers.Select(w => new Thread(() => Dispatch(w)) { IsBackground = true, Name = $"load-{w.Index}", Priority = ThreadPriority.AboveNormal }).ToArray();
         foreach (var t in threads) t.Start();
         var progress = Task.Run(() => ProgressLoop());
@@ -88,6 +101,8 @@ internal static class OpenLoopRunner
         await abort.CancelAsync();
         try { await Task.WhenAll(pending.Keys).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None); } catch (Exception) { }
         await progress;
+        await cpuProbe;
+        double windowOps = Math.Max(1, completedAtEnd - completedAtStart);
 
         var latency = NewHistogram();
         var service = NewHistogram();
@@ -116,7 +131,15 @@ internal static class OpenLoopRunner
             Errors = workers.Sum(w => w.Errors),
             ErrorKinds = errorKinds.ToDictionary(),
             Unfinished = unfinished,
+            GeneratorCpuMicrosPerOp = (genCpu1 - genCpu0).TotalMicroseconds / windowOps,
+            ServerCpuMicrosPerOp = s.ServerPid > 0 ? (srvCpu1 - srvCpu0).TotalMicroseconds / windowOps : double.NaN,
         };
+
+        async Task DelayUntil(long ticks)
+        {
+            long wait = ticks - Stopwatch.GetTimestamp();
+            if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait / (double)freq), CancellationToken.None);
+        }
 
         void Dispatch(Worker w)
         {
@@ -128,7 +151,7 @@ internal static class OpenLoopRunner
                 long intended = (long)due;
                 if (intended >= end) break;
                 due += interval;
-                WaitUntil(intended);
+                if (s.SleepPacing) SleepUntil(intended); else WaitUntil(intended);
                 // Over the in-flight cap the send waits; its latency still counts from when it was due.
                 while (Interlocked.Read(ref w.InFlight) >= s.MaxInFlight && !abort.IsCancellationRequested) Thread.Sleep(1);
                 var op = new Op();
@@ -220,6 +243,29 @@ internal static class OpenLoopRunner
                 Console.Error.Write(tty ? "\r" + line.PadRight(110) : line + Environment.NewLine);
             }
         }
+    }
+
+    /// <summary>User + system CPU of this process (pid 0) or another one, from /proc; zero when unreadable.</summary>
+    private static TimeSpan CpuTime(int pid)
+    {
+        if (pid == 0) return Process.GetCurrentProcess().TotalProcessorTime;
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            long ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ
+        }
+        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or UnauthorizedAccessException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>Sleeps in 1 ms steps: sends go out in bursts up to ~1 ms late (counted as latency), but the core stays free.</summary>
+    private static void SleepUntil(long due)
+    {
+        while (due - Stopwatch.GetTimestamp() > 0) Thread.Sleep(1);
     }
 
     /// <summary>Sleeps while the due time is far, then yields, then spins the last few microseconds.</summary>

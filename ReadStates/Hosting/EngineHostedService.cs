@@ -7,11 +7,13 @@ namespace ReadStates.Hosting;
 
 /// <summary>
 /// Runs write-behind for the life of the process. Registered before the web server, so it starts
-/// first and stops last: by the time it disposes the engine (a final flush), Kestrel has drained the
-/// calls in flight, and the store is closed only after that flush.
+/// before Kestrel accepts calls and stops after Kestrel has drained them: then it disposes the engine
+/// (the final flush) and only after that closes the store.
 /// </summary>
 internal sealed class EngineHostedService(ReadStateEngine engine, IReadStateStore store, EngineMetrics metrics, ILogger<EngineHostedService> logger) : IHostedService
 {
+    private int _stopped;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         GC.KeepAlive(metrics); // created with the engine, so its instruments exist from the start
@@ -19,8 +21,6 @@ internal sealed class EngineHostedService(ReadStateEngine engine, IReadStateStor
         HostLog.EngineStarted(logger, store.Name);
         return Task.CompletedTask;
     }
-
-    private int _stopped;
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

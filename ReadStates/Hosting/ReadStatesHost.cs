@@ -14,6 +14,7 @@ using ReadStates.Api;
 using ReadStates.Core;
 using ReadStates.Storage;
 using ReadStates.Storage.RocksDb;
+using ReadStates.Storage.Scylla;
 
 namespace ReadStates.Hosting;
 
@@ -96,6 +97,7 @@ public static class ReadStatesHost
         Collect<ServiceOptions>(services, problems);
         Collect<StorageOptions>(services, problems);
         Collect<MetricsOptions>(services, problems);
+        Collect<ScyllaOptions>(services, problems);
         return problems;
     }
 
@@ -167,6 +169,15 @@ public static class ReadStatesHost
         Bind<ServiceOptions>(services, config, "Service", o => o.Validate());
         Bind<StorageOptions>(services, config, "Storage", o => o.Validate());
         Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
+        // Checked only when it is the store in use: a rocksdb deployment need not care about it.
+        bool scylla = StorageOptions.IsKind(config["Storage:Kind"], StorageOptions.ScyllaKind);
+        Bind<ScyllaOptions>(services, config, "Scylla", o => scylla ? o.Validate() : []);
+        // The binder appends configured array items to the default ones; contact points must replace them.
+        services.PostConfigure<ScyllaOptions>(o =>
+        {
+            var points = config.GetSection("Scylla:ContactPoints");
+            if (points.Exists()) o.ContactPoints = points.Get<string[]>() ?? [];
+        });
 
         // The host must outwait the engine's final flush, or SIGTERM could exit with changes unwritten.
         // Read leniently: a bad value is reported by the configuration check, not here.
@@ -210,7 +221,10 @@ public static class ReadStatesHost
         // The engine's instruments (meter "ReadStates") through the bridge, every other meter (process,
         // runtime, ASP.NET Core) through prometheus-net's adapter.
         if (Interlocked.Exchange(ref s_meterAdapterConfigured, 1) == 0)
-            Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName));
+            Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i =>
+                !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName)
+                // The runtime's private diagnostics meters (QUIC internals and the like) are noise on a dashboard.
+                && !i.Meter.Name.StartsWith("Private.", StringComparison.Ordinal));
         services.AddSingleton(sp => new PrometheusMeterBridge(Metrics.DefaultRegistry, EngineMetrics.MeterName, sp.GetRequiredService<IMeterFactory>()));
         services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<PrometheusMeterBridge>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
         services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
@@ -219,9 +233,20 @@ public static class ReadStatesHost
     private static IReadStateStore CreateStore(IServiceProvider sp)
     {
         var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
-        // Validation at start has already refused any other kind.
+        if (storage.IsScylla)
+        {
+            // The engine needs its store when it is built, at host start-up: connecting (topology, schema,
+            // prepared statements) is the one blocking wait, bounded by the connect and request timeouts.
+            var scylla = sp.GetRequiredService<IOptions<ScyllaOptions>>().Value;
+            using var timeout = new CancellationTokenSource(StartupBudget(scylla));
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("ReadStates.Storage.Scylla");
+            return ScyllaStore.CreateAsync(scylla, logger, timeout.Token).GetAwaiter().GetResult();
+        }
         return new RocksDbStore(storage.RocksDb, sp.GetRequiredService<ILogger<RocksDbStore>>());
     }
+
+    private static TimeSpan StartupBudget(ScyllaOptions o) =>
+        o.ConnectTimeout * (o.ContactPoints.Length + 1) + o.RequestTimeout * 8;
 
     private static void Bind<TOptions>(IServiceCollection services, IConfiguration config, string section, Func<TOptions, IReadOnlyList<string>> validate)
         where TOptions : class
