@@ -55,7 +55,7 @@ if [ -f ReadStates/Hosting/ReadStatesHost.cs ]; then
   dotnet build ReadStates -c Release --nologo -v q -clp:ErrorsOnly
   port="$(free_port)"
   dotnet ReadStates/bin/Release/net10.0/ReadStates.dll --Urls "http://127.0.0.1:$port" \
-    --Storage:RocksDb:Path "$work/data" --Logging:LogLevel:Default=Warning > "$work/service.log" 2>&1 &
+    --Storage:RocksDb:Path "$work/data" --Metrics:Enabled false --Logging:LogLevel:Default=Warning > "$work/service.log" 2>&1 &
   pids+=($!)
   wait_port "$port" 60 || { cat "$work/service.log"; exit 1; }
   target="http://127.0.0.1:$port"
