@@ -77,3 +77,14 @@ public sealed class CacheStructuresTests
         Assert.True(pool.ReservedElements < 5000L * 1024, "returned blocks must be reused");
     }
 }
+
+public sealed class SlabPoolDoublingTests
+{
+    [Fact]
+    public void DoublingClasses_StartAtTheMinimum_DoubleAndEndAtTheMaximum()
+    {
+        var pool = new SlabPool<ulong>(4, 102, doubling: true);
+        var sizes = Enumerable.Range(0, pool.ClassCount).Select(pool.ClassSize).ToArray();
+        Assert.Equal([4, 8, 16, 32, 64, 102], sizes);
+    }
+}

@@ -10,7 +10,7 @@ public class CqlSessionTests
     private const string Insert = "INSERT INTO ks.kv (k, c, v, n) VALUES (?, ?, ?, ?)";
     private const string Select = "SELECT c, v, n FROM ks.kv WHERE k = ?";
 
-    private static async Task InsertAsync(CqlSession session, PreparedStatement insert, long k, long c, string? v, int n, bool idempotent = true)
+    private static async Task InsertAsync(CqlSession session, PreparedStatement insert, long k, long c, string? v, int n, bool idempotent = true, TimeSpan? timeout = null)
     {
         using var values = new CqlValues();
         values.AddBigint(k);
@@ -20,6 +20,7 @@ public class CqlSessionTests
         var options = CqlRequestOptions.Default();
         options.Idempotent = idempotent;
         options.Timestamp = session.Clock.Next();
+        options.Timeout = timeout;
         (await session.ExecuteAsync(insert, values, options, Timeout()))?.Dispose();
     }
 
@@ -56,6 +57,26 @@ public class CqlSessionTests
         Assert.Equal(3, host.Tokens.Length);
         Assert.DoesNotContain(server.Requests, r => r.Query.Contains("peers_v2", StringComparison.Ordinal));
         Assert.Contains(server.Requests, r => r.Query.Contains("system.peers", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task TopologyRefresh_AddsAndRetiresNodes_AndIgnoresOtherDatacenters()
+    {
+        var tables = new InMemoryTables();
+        await using var a = new CqlTestServer(new CqlTestServerOptions { Tables = tables, Tokens = [0] });
+        await using var b = new CqlTestServer(new CqlTestServerOptions { Tables = tables, Address = System.Net.IPAddress.Parse("127.0.0.2"), Port = a.Port, Tokens = [long.MaxValue] });
+        await using var session = await ConnectAsync(a);
+        Assert.Single(session.Ring.Hosts);
+
+        a.Peers = [(b.Address, "dc1", [long.MaxValue]), (System.Net.IPAddress.Parse("127.0.0.3"), "dc2", [100])];
+        await session.RefreshTopologyAsync(Timeout());
+        Assert.Equal(["127.0.0.1", "127.0.0.2"], session.Ring.Hosts.Select(h => h.EndPoint.Address.ToString()).Order());
+        Assert.Equal("127.0.0.2", session.Ring.OwnerOf(1).EndPoint.Address.ToString());
+        Assert.Equal("127.0.0.1", session.Ring.OwnerOf(-5).EndPoint.Address.ToString());
+
+        a.Peers = [];
+        await session.RefreshTopologyAsync(Timeout());
+        Assert.Equal("127.0.0.1", Assert.Single(session.Ring.Hosts).EndPoint.Address.ToString());
     }
 
     [Fact]
@@ -136,19 +157,49 @@ public class CqlSessionTests
     public async Task SlowReply_TimesOut_ThenIdempotentRetrySucceeds()
     {
         await using var server = new CqlTestServer();
-        await using var session = await ConnectAsync(server, requestTimeout: TimeSpan.FromMilliseconds(300));
+        await using var session = await ConnectAsync(server);
         await CreateSchemaAsync(session);
         var insert = await session.PrepareAsync(Insert, Timeout());
+        var timeout = TimeSpan.FromSeconds(3);
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(2));
+        server.DelayReplies(1, TimeSpan.FromSeconds(10));
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        await InsertAsync(session, insert, 1, 1, "a", 1, idempotent: true);
-        Assert.InRange(sw.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1.9));
+        await InsertAsync(session, insert, 1, 1, "a", 1, idempotent: true, timeout);
+        Assert.InRange(sw.Elapsed, TimeSpan.FromSeconds(2.9), TimeSpan.FromSeconds(9.5));
 
-        server.DelayReplies(1, TimeSpan.FromSeconds(2));
-        var ex = await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 2, "b", 1, idempotent: false));
+        server.DelayReplies(1, TimeSpan.FromSeconds(10));
+        var ex = await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 2, "b", 1, idempotent: false, timeout));
         Assert.True(ex.IsTransient);
         Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task IdleConnection_SendsHeartbeats()
+    {
+        await using var server = new CqlTestServer();
+        await using var session = await ConnectAsync(server, o => o with { Connection = o.Connection with { HeartbeatInterval = TimeSpan.FromMilliseconds(200) } });
+        int afterHandshake = server.OptionsCount;
+        for (int i = 0; i < 100 && server.OptionsCount < afterHandshake + 2; i++) await Task.Delay(50);
+        Assert.True(server.OptionsCount >= afterHandshake + 2, $"{server.OptionsCount - afterHandshake} heartbeats");
+    }
+
+    [Fact]
+    public async Task SilentPeer_ConnectionIsClosedAfterATimeout_AndANewOneServesTheNextRequest()
+    {
+        await using var server = new CqlTestServer();
+        await using var session = await ConnectAsync(server, o => o with { ConnectionsPerHost = 1, MaxRetries = 0 });
+        await CreateSchemaAsync(session);
+        var insert = await session.PrepareAsync(Insert, Timeout());
+        var connection = Assert.Single(session.Ring.Hosts[0].Pool.Connections, c => c is not null)!;
+
+        server.DelayReplies(1, TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAnyAsync<CqlException>(() => InsertAsync(session, insert, 1, 1, "a", 1, idempotent: false, TimeSpan.FromSeconds(2)));
+        Assert.False(connection.IsOpen);
+        Assert.Contains("sent nothing", connection.CloseReason!.Message, StringComparison.Ordinal);
+
+        int accepted = server.ConnectionsAccepted;
+        await InsertAsync(session, insert, 1, 2, "b", 2);
+        Assert.Equal(accepted + 1, server.ConnectionsAccepted);
     }
 
     [Fact]

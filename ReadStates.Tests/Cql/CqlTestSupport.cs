@@ -15,7 +15,9 @@ internal static class CqlTestSupport
         {
             ContactPoints = [server.Address.ToString()],
             Port = server.Port,
-            Connection = new CqlConnectionSettings { RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5), ConnectTimeout = TimeSpan.FromSeconds(2) },
+            // Generous: a loaded 2-core CI box must not turn slowness into failures; tests that are about
+            // timeouts set short per-request timeouts explicitly.
+            Connection = new CqlConnectionSettings { RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(15), ConnectTimeout = TimeSpan.FromSeconds(15) },
             RetryDelay = TimeSpan.FromMilliseconds(5),
             ReconnectBaseDelay = TimeSpan.FromMilliseconds(20),
             ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
@@ -25,7 +27,7 @@ internal static class CqlTestSupport
 
     public static async Task<CqlSession> ConnectAsync(CqlTestServer server, Func<CqlClientOptions, CqlClientOptions>? configure = null, TimeSpan? requestTimeout = null)
     {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         return await CqlSession.ConnectAsync(Options(server, configure, requestTimeout), NullLogger.Instance, cts.Token);
     }
 
@@ -36,5 +38,5 @@ internal static class CqlTestSupport
         (await session.QueryAsync(CreateTable, null, CqlRequestOptions.Default(), cts.Token))?.Dispose();
     }
 
-    public static CancellationToken Timeout(int seconds = 10) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
+    public static CancellationToken Timeout(int seconds = 30) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
 }

@@ -3,11 +3,20 @@ using ReadStates.Tests.Cql.Server;
 
 namespace ReadStates.Tests.Cql;
 
+/// <summary>Tests that must not share the machine with others: process-wide measurements and CPU-hungry interpreters.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class CqlSerialCollection
+{
+    public const string Name = "CQL serial";
+}
+
 /// <summary>
 /// Real drivers against the loopback test server: proves its framing (and so the production codec it
 /// reuses) is what the DataStax drivers speak. These fail, never skip, when the tools are missing:
-/// CI installs python3-cassandra and runs `npm ci` in scripts/cql/node.
+/// CI installs python3-cassandra and runs `npm ci` in scripts/cql/node. They run alone (their
+/// interpreters load both cores) so the timeout-based tests elsewhere are not starved.
 /// </summary>
+[Collection(CqlSerialCollection.Name)]
 public class DriverCheckTests
 {
     private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string workingDirectory, params string[] args)

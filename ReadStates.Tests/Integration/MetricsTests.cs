@@ -41,5 +41,7 @@ public sealed class MetricsTests
         Assert.Equal(1, samples["readstates_store_healthy"]);
         Assert.Contains("# TYPE readstates_cache_loads_total counter", body, StringComparison.Ordinal);
         Assert.DoesNotContain("readstates_readstates", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("private_internaldiagnostics", body, StringComparison.Ordinal);
+        Assert.Contains("process_cpu_seconds_total", body, StringComparison.Ordinal);
     }
 }

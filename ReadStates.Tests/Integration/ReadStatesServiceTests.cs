@@ -1,6 +1,7 @@
 using Google.Rpc;
 using Grpc.Core;
 using ReadStates.Api.V1;
+using ReadStatesClient = ReadStates.Api.V1.ReadStates.ReadStatesClient;
 
 namespace ReadStates.Tests.Integration;
 
@@ -10,7 +11,7 @@ public sealed class ReadStatesServiceTests : IAsyncLifetime
     private const ulong Guild = 9_000;
     private readonly TempDir _dir = new();
     private RunningService _service = null!;
-    private Api.V1.ReadStates.ReadStatesClient Client => _service.Client;
+    private ReadStatesClient Client => _service.Client;
 
     public async Task InitializeAsync() => _service = await RunningService.StartAsync(_dir.Path, "Engine:MaxStatesPerUser=8");
 
@@ -172,9 +173,27 @@ public sealed class ReadStatesServiceTests : IAsyncLifetime
         var mention = await Client.AddMentionsAsync(new AddMentionsRequest { ChannelId = 100, MessageId = 5, UserIds = { user, 12 } });
 
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.NotNull(ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.SingleOrDefault());
+        Assert.Equal("channel_id", ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.Single().Field);
         Assert.Equal([user], mention.SkippedAtLimitUserIds);
         Assert.Equal(1U, mention.Counted);
+        Assert.Equal(before, await Client.GetAsync(new GetRequest { UserId = user }));
+    }
+
+    [Fact]
+    public async Task BulkAckPastTheStatesPerUserLimit_IsRefusedWhole_NamingEntries()
+    {
+        const ulong user = 13;
+        for (ulong channel = 1; channel <= 6; channel++)
+            await Client.AckAsync(new AckRequest { UserId = user, ChannelId = channel, MessageId = 1 });
+        var before = await Client.GetAsync(new GetRequest { UserId = user });
+        var bulk = new BulkAckRequest { UserId = user };
+        bulk.Entries.Add(new BulkAckEntry { ChannelId = 1, MessageId = 50 }); // existing: would apply alone
+        for (ulong channel = 100; channel < 103; channel++) bulk.Entries.Add(new BulkAckEntry { ChannelId = channel, MessageId = 1 });
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => Client.BulkAckAsync(bulk).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal("entries", ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.Single().Field);
         Assert.Equal(before, await Client.GetAsync(new GetRequest { UserId = user }));
     }
 }

@@ -1,6 +1,7 @@
 using Google.Rpc;
 using Grpc.Core;
 using ReadStates.Api.V1;
+using ReadStatesClient = ReadStates.Api.V1.ReadStates.ReadStatesClient;
 
 namespace ReadStates.Tests.Integration;
 
@@ -10,7 +11,7 @@ public sealed class RequestValidationTests : IAsyncLifetime
     private const ulong User = 77;
     private readonly TempDir _dir = new();
     private RunningService _service = null!;
-    private Api.V1.ReadStates.ReadStatesClient Client => _service.Client;
+    private ReadStatesClient Client => _service.Client;
 
     public async Task InitializeAsync()
     {

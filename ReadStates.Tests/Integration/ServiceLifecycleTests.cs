@@ -1,17 +1,16 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Grpc.Net.Client;
 using ReadStates.Api.V1;
+using ReadStatesClient = ReadStates.Api.V1.ReadStates.ReadStatesClient;
 
 namespace ReadStates.Tests.Integration;
 
 /// <summary>Stopping and starting the service: nothing acknowledged is lost, and bad settings stop it at once.</summary>
-public sealed partial class ServiceLifecycleTests
+public sealed class ServiceLifecycleTests
 {
     // A flush interval far beyond the test: only the shutdown flush can have written anything.
     private const string NoPeriodicFlush = "Engine:FlushInterval=00:05:00";
 
-    private static async Task<GetResponse[]> MakeChangesAsync(Api.V1.ReadStates.ReadStatesClient client)
+    private static async Task<GetResponse[]> MakeChangesAsync(ReadStatesClient client)
     {
         var attributes = new StateAttributes { ParentId = 42, Flags = (uint)ReadStateFlag.GuildChannel, LastViewed = 7, Type = ReadStateType.GuildHome };
         for (ulong user = 1; user <= 20; user++)
@@ -30,7 +29,7 @@ public sealed partial class ServiceLifecycleTests
         return await ReadAllAsync(client);
     }
 
-    private static async Task<GetResponse[]> ReadAllAsync(Api.V1.ReadStates.ReadStatesClient client)
+    private static async Task<GetResponse[]> ReadAllAsync(ReadStatesClient client)
     {
         var all = new GetResponse[20];
         for (int i = 0; i < all.Length; i++) all[i] = await client.GetAsync(new GetRequest { UserId = (ulong)i + 1 });
@@ -61,16 +60,16 @@ public sealed partial class ServiceLifecycleTests
     public async Task Sigterm_FlushesEverything_BeforeTheProcessExitsWithZero()
     {
         using var dir = new TempDir();
-        using var process = StartServiceProcess(dir.Path, ["--urls=http://127.0.0.1:0", "--" + NoPeriodicFlush]);
+        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0", "--" + NoPeriodicFlush]);
         var output = new ProcessOutput(process);
         try
         {
             string address = await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
             GetResponse[] before;
             using (var channel = GrpcChannel.ForAddress(address))
-                before = await MakeChangesAsync(new Api.V1.ReadStates.ReadStatesClient(channel));
+                before = await MakeChangesAsync(new ReadStatesClient(channel));
 
-            Assert.Equal(0, SysKill(process.Id, Sigterm));
+            Assert.Equal(0, ServiceProcess.Kill(process.Id, ServiceProcess.Sigterm));
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await process.WaitForExitAsync(exit.Token);
             Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}; output:\n{output.Text}");
@@ -93,7 +92,7 @@ public sealed partial class ServiceLifecycleTests
     public async Task BadSetting_StopsTheProcess_WithNonZeroExit_AndAClearMessage(string variable, string value, string named)
     {
         using var dir = new TempDir();
-        using var process = StartServiceProcess(dir.Path, [], (variable, value));
+        using var process = ServiceProcess.Start(dir.Path, [], (variable, value));
         var output = new ProcessOutput(process);
         try
         {
@@ -112,66 +111,108 @@ public sealed partial class ServiceLifecycleTests
         }
     }
 
-    /// <summary>The built service, as users run it: <c>dotnet ReadStates.dll</c>, data in <paramref name="dataDir"/>.</summary>
-    private static Process StartServiceProcess(string dataDir, string[] args, params (string Name, string Value)[] environment)
+    [Fact]
+    public async Task JsonLogs_AreOneObjectPerLine_WithStableEventIds()
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "ReadStates.dll");
-        var info = new ProcessStartInfo("dotnet")
+        using var dir = new TempDir();
+        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0"], ("Logging__Console__FormatterName", "json"));
+        var output = new ProcessOutput(process);
+        try
         {
-            WorkingDirectory = dataDir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(dll);
-        foreach (var a in args) info.ArgumentList.Add(a);
-        info.Environment["ReadStates__Storage__RocksDb__Path"] = dataDir;
-        info.Environment["ReadStates__Engine__CapacityStates"] = "65536";
-        info.Environment["ReadStates__Engine__Shards"] = "4";
-        info.Environment["Logging__Console__FormatterName"] = "simple";
-        info.Environment["ReadStates__Metrics__Enabled"] = "false";
-        foreach (var (name, value) in environment) info.Environment[name] = value;
-        return Process.Start(info) ?? throw new InvalidOperationException("Could not start the service process.");
+            await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(0, ServiceProcess.Kill(process.Id, ServiceProcess.Sigterm));
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            await output.DrainedAsync();
+
+            Assert.Equal(0, process.ExitCode);
+            var events = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement)
+                .Select(e => (Id: e.GetProperty("EventId").GetInt32(), Category: e.GetProperty("Category").GetString()))
+                .ToList();
+            Assert.Contains((3001, "ReadStates.Storage.RocksDb.RocksDbStore"), events); // store opened
+            Assert.Contains((5001, "ReadStates.Hosting.EngineHostedService"), events); // engine started
+            Assert.Contains((5003, "ReadStates.Hosting.EngineHostedService"), events); // stopped after the final flush
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
     }
 
-    private const int Sigterm = 15;
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int SysKill(int pid, int signal);
-
-    /// <summary>Collects a child's stdout and stderr as they come.</summary>
-    private sealed class ProcessOutput
+    [Fact]
+    public async Task DataDirectoryInUse_StopsASecondProcess_WithExitOne_AndTheFirstKeepsServing()
     {
-        private readonly System.Text.StringBuilder _out = new();
-        private readonly System.Text.StringBuilder _err = new();
-        private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _outDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _errDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public ProcessOutput(Process process)
+        using var dir = new TempDir();
+        await using var first = await RunningService.StartAsync(dir.Path);
+        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0"]);
+        var output = new ProcessOutput(process);
+        try
         {
-            process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data is null) { _outDone.TrySetResult(); return; }
-                lock (_out) _out.AppendLine(e.Data);
-                int at = e.Data.IndexOf("Now listening on: ", StringComparison.Ordinal);
-                if (at >= 0) _listening.TrySetResult(e.Data[(at + "Now listening on: ".Length)..].Trim());
-            };
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is null) { _errDone.TrySetResult(); return; }
-                lock (_err) _err.AppendLine(e.Data);
-            };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            await output.DrainedAsync();
+
+            Assert.Equal(1, process.ExitCode);
+            Assert.Contains("failed to start", output.Errors, StringComparison.Ordinal);
+            Assert.Contains("lock", output.Errors, StringComparison.OrdinalIgnoreCase);
+            Assert.True((await first.Client.AckAsync(new AckRequest { UserId = 1, ChannelId = 1, MessageId = 1 })).Applied);
         }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
 
-        public string Text { get { lock (_out) return _out.ToString(); } }
-        public string Errors { get { lock (_err) return _err.ToString(); } }
+    [Fact]
+    public async Task MetricsPortTaken_StopsTheProcess_WithExitOne_NamingTheSetting()
+    {
+        using var dir = new TempDir();
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0"],
+            ("ReadStates__Metrics__Enabled", "true"), ("ReadStates__Metrics__Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var output = new ProcessOutput(process);
+        try
+        {
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            await output.DrainedAsync();
 
-        public async Task<string> WaitForListeningAddressAsync(TimeSpan timeout) =>
-            await _listening.Task.WaitAsync(timeout);
+            Assert.Equal(1, process.ExitCode);
+            Assert.Contains($"Metrics endpoint http://127.0.0.1:{port}/metrics", output.Errors, StringComparison.Ordinal);
+            Assert.Contains("Metrics:Port", output.Errors, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
 
-        public Task DrainedAsync() => Task.WhenAll(_outDone.Task, _errDone.Task).WaitAsync(TimeSpan.FromSeconds(10));
+    [Fact]
+    public async Task SeveralBadSettings_AreAllReported_AtOnce()
+    {
+        using var dir = new TempDir();
+        using var process = ServiceProcess.Start(dir.Path, [],
+            ("ReadStates__Engine__Shards", "3"), ("ReadStates__Storage__Kind", "cassandra"), ("ReadStates__Metrics__Enabled", "true"), ("ReadStates__Metrics__Port", "70000"),
+            ("ReadStates__Engine__ShutdownFlushTimeout", "soon"));
+        var output = new ProcessOutput(process);
+        try
+        {
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(exit.Token);
+            await output.DrainedAsync();
+
+            Assert.Equal(2, process.ExitCode);
+            Assert.Contains("Engine:ShutdownFlushTimeout", output.Errors, StringComparison.Ordinal);
+            Assert.Contains("Storage:Kind must be", output.Errors, StringComparison.Ordinal);
+            Assert.Contains("Metrics:Port", output.Errors, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output.Errors, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
     }
 }

@@ -7,6 +7,7 @@ using ReadStates.Api.V1;
 using ReadStates.Storage;
 using ReadStates.Storage.RocksDb;
 using static Grpc.Health.V1.HealthCheckResponse.Types;
+using ReadStatesClient = ReadStates.Api.V1.ReadStates.ReadStatesClient;
 
 namespace ReadStates.Tests.Integration;
 
@@ -20,7 +21,7 @@ public sealed class StoreFaultTests : IAsyncLifetime
     private readonly TempDir _dir = new();
     private FaultyStore _store = null!;
     private RunningService _service = null!;
-    private Api.V1.ReadStates.ReadStatesClient Client => _service.Client;
+    private ReadStatesClient Client => _service.Client;
 
     // One shard of 64 states and a backlog of 16: a few dozen users fill the cache and then the backlog.
     private static readonly string[] SmallEngine =

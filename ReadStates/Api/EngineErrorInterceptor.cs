@@ -33,6 +33,20 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
         }
     }
 
+    // Server streaming (Watch, when it comes) gets the same mapping.
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(request, responseStream, context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Map(ex, context);
+        }
+    }
+
     private Exception Map(Exception ex, ServerCallContext context)
     {
         switch (ex)

@@ -67,6 +67,30 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private static Exception Thrashing(ulong userId) =>
         new BackpressureException(false, $"User {userId} was evicted before it could be used; the cache is too small for the load.");
 
+    // ---- the miss path, once for every operation -----------------------------------------------
+
+    /// <summary>Runs an operation on a resident user without allocating; on a miss, loads the user and retries.</summary>
+    private ValueTask<TResult> Run<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<TResult>
+    {
+        var shard = ShardFor(userId);
+        if (op.TryRun(shard, userId, out var result)) return new(result);
+        return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
+    }
+
+    private static async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<TResult>
+    {
+        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
+        {
+            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
+            if (op.TryRun(shard, userId, out var result)) return result;
+        }
+        throw Thrashing(userId);
+    }
+
+    private static ValueTask Untyped<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? default : new ValueTask(task.AsTask());
+
     // ---- writes ----------------------------------------------------------------------------------
 
     public ValueTask<AckResult> AckAsync(ulong userId, in AckCommand command, CancellationToken cancellationToken = default)
@@ -74,19 +98,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         CheckId(userId, nameof(userId));
         CheckId(command.ChannelId, "channelId");
         ThrowIfBacklogFull();
-        var shard = ShardFor(userId);
-        if (shard.TryAck(userId, command, out var result)) return new(result);
-        return AckSlowAsync(shard, userId, command, cancellationToken);
-    }
-
-    private static async ValueTask<AckResult> AckSlowAsync(Shard shard, ulong userId, AckCommand command, CancellationToken ct)
-    {
-        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
-        {
-            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (shard.TryAck(userId, command, out var result)) return result;
-        }
-        throw Thrashing(userId);
+        return Run<AckOp, AckResult>(userId, new AckOp(command), cancellationToken);
     }
 
     public ValueTask BulkAckAsync(ulong userId, ReadOnlyMemory<AckCommand> commands, Memory<AckResult> results, CancellationToken cancellationToken = default)
@@ -95,38 +107,14 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         CheckId(userId, nameof(userId));
         foreach (ref readonly var c in commands.Span) CheckId(c.ChannelId, "channelId");
         ThrowIfBacklogFull();
-        var shard = ShardFor(userId);
-        if (shard.TryBulkAck(userId, commands.Span, results.Span)) return default;
-        return BulkAckSlowAsync(shard, userId, commands, results, cancellationToken);
-    }
-
-    private static async ValueTask BulkAckSlowAsync(Shard shard, ulong userId, ReadOnlyMemory<AckCommand> commands, Memory<AckResult> results, CancellationToken ct)
-    {
-        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
-        {
-            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (shard.TryBulkAck(userId, commands.Span, results.Span)) return;
-        }
-        throw Thrashing(userId);
+        return Untyped(Run<BulkAckOp, bool>(userId, new BulkAckOp(commands, results), cancellationToken));
     }
 
     public ValueTask<int> AckParentAsync(ulong userId, ulong parentId, ulong messageId, CancellationToken cancellationToken = default)
     {
         CheckId(userId, nameof(userId));
         ThrowIfBacklogFull();
-        var shard = ShardFor(userId);
-        if (shard.TryAckParent(userId, parentId, messageId, out int acked)) return new(acked);
-        return AckParentSlowAsync(shard, userId, parentId, messageId, cancellationToken);
-    }
-
-    private static async ValueTask<int> AckParentSlowAsync(Shard shard, ulong userId, ulong parentId, ulong messageId, CancellationToken ct)
-    {
-        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
-        {
-            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (shard.TryAckParent(userId, parentId, messageId, out int acked)) return acked;
-        }
-        throw Thrashing(userId);
+        return Run<AckParentOp, int>(userId, new AckParentOp(parentId, messageId), cancellationToken);
     }
 
     public ValueTask<AckResult> AckPinsAsync(ulong userId, ulong channelId, long lastPinTimestamp, in StateAttributes attributes, CancellationToken cancellationToken = default)
@@ -134,19 +122,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         CheckId(userId, nameof(userId));
         CheckId(channelId, nameof(channelId));
         ThrowIfBacklogFull();
-        var shard = ShardFor(userId);
-        if (shard.TryAckPins(userId, channelId, lastPinTimestamp, attributes, out var result)) return new(result);
-        return AckPinsSlowAsync(shard, userId, channelId, lastPinTimestamp, attributes, cancellationToken);
-    }
-
-    private static async ValueTask<AckResult> AckPinsSlowAsync(Shard shard, ulong userId, ulong channelId, long timestamp, StateAttributes attributes, CancellationToken ct)
-    {
-        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
-        {
-            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (shard.TryAckPins(userId, channelId, timestamp, attributes, out var result)) return result;
-        }
-        throw Thrashing(userId);
+        return Run<AckPinsOp, AckResult>(userId, new AckPinsOp(channelId, lastPinTimestamp, attributes), cancellationToken);
     }
 
     /// <summary>
@@ -160,17 +136,16 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         CheckId(channelId, nameof(channelId));
         foreach (ulong u in userIds.Span) CheckId(u, nameof(userIds));
         ThrowIfBacklogFull();
+        var op = new AddMentionOp(channelId, messageId, attributes);
         int counted = 0;
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (ShardFor(userId).TryAddMention(userId, channelId, messageId, attributes, out var outcome))
-                Tally(userId, outcome, ref counted, skippedAtLimit);
-            else
-                (misses ??= []).Add(userId);
+            if (op.TryRun(ShardFor(userId), userId, out var outcome)) Tally(userId, outcome, ref counted, skippedAtLimit);
+            else (misses ??= []).Add(userId);
         }
         if (misses is null) return new(counted);
-        return AddMentionsSlowAsync(channelId, messageId, misses, attributes, skippedAtLimit, counted, cancellationToken);
+        return AddMentionsAfterLoadAsync(op, misses, skippedAtLimit, counted, cancellationToken);
     }
 
     private static void Tally(ulong userId, MentionOutcome outcome, ref int counted, ICollection<ulong>? skippedAtLimit)
@@ -179,24 +154,11 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         else if (outcome == MentionOutcome.AtLimit) skippedAtLimit?.Add(userId);
     }
 
-    private async ValueTask<int> AddMentionsSlowAsync(ulong channelId, ulong messageId, List<ulong> misses, StateAttributes attributes,
-        ICollection<ulong>? skippedAtLimit, int counted, CancellationToken ct)
+    private async ValueTask<int> AddMentionsAfterLoadAsync(AddMentionOp op, List<ulong> misses, ICollection<ulong>? skippedAtLimit, int counted, CancellationToken ct)
     {
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
-        {
-            var shard = ShardFor(userId);
-            for (int attempt = 0; ; attempt++)
-            {
-                if (shard.TryAddMention(userId, channelId, messageId, attributes, out var outcome))
-                {
-                    Tally(userId, outcome, ref counted, skippedAtLimit);
-                    break;
-                }
-                if (attempt == MaxLoadAttempts) throw Thrashing(userId);
-                await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            }
-        }
+            Tally(userId, await Run<AddMentionOp, MentionOutcome>(userId, op, ct).ConfigureAwait(false), ref counted, skippedAtLimit);
         return counted;
     }
 
@@ -205,39 +167,27 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         CheckId(channelId, nameof(channelId));
         foreach (ulong u in userIds.Span) CheckId(u, nameof(userIds));
         ThrowIfBacklogFull();
+        var op = new RemoveMentionOp(channelId, messageId);
         int removed = 0;
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (ShardFor(userId).TryRemoveMention(userId, channelId, messageId, out bool done))
-                removed += done ? 1 : 0;
-            else
-                (misses ??= []).Add(userId);
+            if (op.TryRun(ShardFor(userId), userId, out bool done)) removed += done ? 1 : 0;
+            else (misses ??= []).Add(userId);
         }
         if (misses is null) return new(removed);
-        return RemoveMentionsSlowAsync(channelId, messageId, misses, removed, cancellationToken);
+        return RemoveMentionsAfterLoadAsync(op, misses, removed, cancellationToken);
     }
 
-    private async ValueTask<int> RemoveMentionsSlowAsync(ulong channelId, ulong messageId, List<ulong> misses, int removed, CancellationToken ct)
+    private async ValueTask<int> RemoveMentionsAfterLoadAsync(RemoveMentionOp op, List<ulong> misses, int removed, CancellationToken ct)
     {
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
-        {
-            var shard = ShardFor(userId);
-            for (int attempt = 0; ; attempt++)
-            {
-                if (shard.TryRemoveMention(userId, channelId, messageId, out bool done))
-                {
-                    removed += done ? 1 : 0;
-                    break;
-                }
-                if (attempt == MaxLoadAttempts) throw Thrashing(userId);
-                await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            }
-        }
+            removed += await Run<RemoveMentionOp, bool>(userId, op, ct).ConfigureAwait(false) ? 1 : 0;
         return removed;
     }
 
+    /// <summary>Loads the missed users of a fan-out concurrently, rather than one store round trip after another.</summary>
     private Task LoadAllAsync(List<ulong> userIds, CancellationToken ct)
     {
         var loads = new Task[userIds.Count];
@@ -249,19 +199,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         CheckId(userId, nameof(userId));
         ThrowIfBacklogFull();
-        var shard = ShardFor(userId);
-        if (shard.TryDelete(userId, channelIds.Span, all, out int deleted)) return new(deleted);
-        return DeleteSlowAsync(shard, userId, channelIds, all, cancellationToken);
-    }
-
-    private static async ValueTask<int> DeleteSlowAsync(Shard shard, ulong userId, ReadOnlyMemory<ulong> channelIds, bool all, CancellationToken ct)
-    {
-        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
-        {
-            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (shard.TryDelete(userId, channelIds.Span, all, out int deleted)) return deleted;
-        }
-        throw Thrashing(userId);
+        return Run<DeleteOp, int>(userId, new DeleteOp(channelIds, all), cancellationToken);
     }
 
     // ---- reads -----------------------------------------------------------------------------------
@@ -286,20 +224,60 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         where TVisitor : class, IReadStateVisitor
     {
         CheckId(userId, nameof(userId));
-        var shard = ShardFor(userId);
-        if (shard.TryRead(userId, channelIds.Span, ref visitor)) return default;
-        return ReadSlowAsync(shard, userId, channelIds, visitor, cancellationToken);
+        return Untyped(Run<ReadOp<TVisitor>, bool>(userId, new ReadOp<TVisitor>(channelIds, visitor), cancellationToken));
     }
 
-    private static async ValueTask ReadSlowAsync<TVisitor>(Shard shard, ulong userId, ReadOnlyMemory<ulong> channelIds, TVisitor visitor, CancellationToken ct)
+    // ---- the operations, as structs so the resident path is a direct, allocation-free call --------
+
+    private interface IUserOperation<TResult>
+    {
+        /// <summary>Applies the operation if the user is resident; false means "load it, then try again".</summary>
+        bool TryRun(Shard shard, ulong userId, out TResult result);
+    }
+
+    private readonly struct AckOp(AckCommand command) : IUserOperation<AckResult>
+    {
+        public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAck(userId, command, out result);
+    }
+
+    private readonly struct BulkAckOp(ReadOnlyMemory<AckCommand> commands, Memory<AckResult> results) : IUserOperation<bool>
+    {
+        public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryBulkAck(userId, commands.Span, results.Span);
+    }
+
+    private readonly struct AckParentOp(ulong parentId, ulong messageId) : IUserOperation<int>
+    {
+        public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryAckParent(userId, parentId, messageId, out result);
+    }
+
+    private readonly struct AckPinsOp(ulong channelId, long timestamp, StateAttributes attributes) : IUserOperation<AckResult>
+    {
+        public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAckPins(userId, channelId, timestamp, attributes, out result);
+    }
+
+    private readonly struct AddMentionOp(ulong channelId, ulong messageId, StateAttributes attributes) : IUserOperation<MentionOutcome>
+    {
+        public bool TryRun(Shard shard, ulong userId, out MentionOutcome result) => shard.TryAddMention(userId, channelId, messageId, attributes, out result);
+    }
+
+    private readonly struct RemoveMentionOp(ulong channelId, ulong messageId) : IUserOperation<bool>
+    {
+        public bool TryRun(Shard shard, ulong userId, out bool result) => shard.TryRemoveMention(userId, channelId, messageId, out result);
+    }
+
+    private readonly struct DeleteOp(ReadOnlyMemory<ulong> channelIds, bool all) : IUserOperation<int>
+    {
+        public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryDelete(userId, channelIds.Span, all, out result);
+    }
+
+    private readonly struct ReadOp<TVisitor>(ReadOnlyMemory<ulong> channelIds, TVisitor visitor) : IUserOperation<bool>
         where TVisitor : class, IReadStateVisitor
     {
-        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
+        public bool TryRun(Shard shard, ulong userId, out bool result)
         {
-            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (shard.TryRead(userId, channelIds.Span, ref visitor)) return;
+            var v = visitor;
+            return result = shard.TryRead(userId, channelIds.Span, ref v);
         }
-        throw Thrashing(userId);
     }
 
     public EngineStats GetStats()

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ReadStates.Core;
@@ -8,23 +7,20 @@ namespace ReadStates.Hosting;
 
 /// <summary>
 /// Runs write-behind for the life of the process. Registered before the web server, so it starts
-/// first and stops last: by the time it disposes the engine (a final flush), Kestrel has drained the
-/// calls in flight, and the store is closed only after that flush.
+/// before Kestrel accepts calls and stops after Kestrel has drained them: then it disposes the engine
+/// (the final flush) and only after that closes the store.
 /// </summary>
-internal sealed class EngineHostedService(ReadStateEngine engine, IReadStateStore store, EngineMetrics metrics, IServiceProvider services, ILogger<EngineHostedService> logger) : IHostedService
+internal sealed class EngineHostedService(ReadStateEngine engine, IReadStateStore store, EngineMetrics metrics, ILogger<EngineHostedService> logger) : IHostedService
 {
+    private int _stopped;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        // The engine's instruments exist from the start; the bridge (only when metrics are served) picks
-        // them up on creation.
-        _ = services.GetService<PrometheusMeterBridge>();
-        GC.KeepAlive(metrics);
+        GC.KeepAlive(metrics); // created with the engine, so its instruments exist from the start
         engine.Start();
         HostLog.EngineStarted(logger, store.Name);
         return Task.CompletedTask;
     }
-
-    private int _stopped;
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

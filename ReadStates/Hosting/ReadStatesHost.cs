@@ -9,10 +9,12 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using ReadStates.Api;
 using ReadStates.Core;
 using ReadStates.Storage;
 using ReadStates.Storage.RocksDb;
+using ReadStates.Storage.Scylla;
 
 namespace ReadStates.Hosting;
 
@@ -27,6 +29,9 @@ public static class ReadStatesHost
 
     public const int ExitInvalidConfiguration = 2;
     public const int ExitStartFailed = 1;
+
+    // prometheus-net's adapter is process-wide: configure it once, even when tests build several apps.
+    private static int s_meterAdapterConfigured;
 
     /// <summary>
     /// Builds the application. <paramref name="configure"/> runs last, before the app is built
@@ -56,9 +61,13 @@ public static class ReadStatesHost
         {
             app = Build(args);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or OptionsValidationException)
         {
             return Fail(ExitInvalidConfiguration, "invalid configuration", ex.Message);
+        }
+        catch (Exception ex)
+        {
+            return Fail(ExitStartFailed, "failed to start", Describe(ex));
         }
 
         await using (app.ConfigureAwait(false))
@@ -72,7 +81,7 @@ public static class ReadStatesHost
             }
             catch (Exception ex)
             {
-                return Fail(ExitStartFailed, "failed to start", ex.GetBaseException().Message);
+                return Fail(ExitStartFailed, "failed to start", Describe(ex));
             }
             // Returns once SIGTERM / Ctrl+C has stopped the host, final flush included.
             await app.WaitForShutdownAsync().ConfigureAwait(false);
@@ -88,6 +97,7 @@ public static class ReadStatesHost
         Collect<ServiceOptions>(services, problems);
         Collect<StorageOptions>(services, problems);
         Collect<MetricsOptions>(services, problems);
+        Collect<ScyllaOptions>(services, problems);
         return problems;
     }
 
@@ -107,6 +117,14 @@ public static class ReadStatesHost
             // The binder's own message: a value of the wrong type, or a key no setting has.
             problems.Add(ex.Message);
         }
+    }
+
+    private static string Describe(Exception ex)
+    {
+        // The outermost message names the resource (address, path); wrappers that add nothing are skipped.
+        while (ex.InnerException is { } inner && ex is AggregateException or System.Reflection.TargetInvocationException)
+            ex = inner;
+        return ex.Message;
     }
 
     private static int Fail(int code, string what, string detail)
@@ -151,9 +169,21 @@ public static class ReadStatesHost
         Bind<ServiceOptions>(services, config, "Service", o => o.Validate());
         Bind<StorageOptions>(services, config, "Storage", o => o.Validate());
         Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
+        // Checked only when it is the store in use: a rocksdb deployment need not care about it.
+        bool scylla = StorageOptions.IsKind(config["Storage:Kind"], StorageOptions.ScyllaKind);
+        Bind<ScyllaOptions>(services, config, "Scylla", o => scylla ? o.Validate() : []);
+        // The binder appends configured array items to the default ones; contact points must replace them.
+        services.PostConfigure<ScyllaOptions>(o =>
+        {
+            var points = config.GetSection("Scylla:ContactPoints");
+            if (points.Exists()) o.ContactPoints = points.Get<string[]>() ?? [];
+        });
 
-        var engine = config.GetSection("Engine").Get<EngineOptions>() ?? new EngineOptions();
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = engine.ShutdownFlushTimeout + TimeSpan.FromSeconds(15));
+        // The host must outwait the engine's final flush, or SIGTERM could exit with changes unwritten.
+        // Read leniently: a bad value is reported by the configuration check, not here.
+        var flushTimeout = TimeSpan.TryParse(config["Engine:ShutdownFlushTimeout"], CultureInfo.InvariantCulture, out var t) && t > TimeSpan.Zero
+            ? t : new EngineOptions().ShutdownFlushTimeout;
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = flushTimeout + TimeSpan.FromSeconds(15));
 
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToLimits());
         services.AddSingleton(CreateStore);
@@ -188,23 +218,35 @@ public static class ReadStatesHost
             return; // reported by the configuration check before start
         }
         if (!metrics.Enabled || metrics.Validate().Count > 0) return;
-        // A separate small HTTP/1.1 server: the engine's System.Diagnostics.Metrics instruments
-        // (meter "ReadStates") are exported with the process, runtime and ASP.NET Core metrics.
-        Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName));
+        // The engine's instruments (meter "ReadStates") through the bridge, every other meter (process,
+        // runtime, ASP.NET Core) through prometheus-net's adapter.
+        if (Interlocked.Exchange(ref s_meterAdapterConfigured, 1) == 0)
+            Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i =>
+                !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName)
+                // The runtime's private diagnostics meters (QUIC internals and the like) are noise on a dashboard.
+                && !i.Meter.Name.StartsWith("Private.", StringComparison.Ordinal));
         services.AddSingleton(sp => new PrometheusMeterBridge(Metrics.DefaultRegistry, EngineMetrics.MeterName, sp.GetRequiredService<IMeterFactory>()));
-        services.AddMetricServer(o =>
-        {
-            o.Hostname = metrics.Host;
-            o.Port = (ushort)metrics.Port;
-        });
+        services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<PrometheusMeterBridge>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
     }
 
     private static IReadStateStore CreateStore(IServiceProvider sp)
     {
         var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
-        // Validation at start has already refused any other kind.
+        if (storage.IsScylla)
+        {
+            // The engine needs its store when it is built, at host start-up: connecting (topology, schema,
+            // prepared statements) is the one blocking wait, bounded by the connect and request timeouts.
+            var scylla = sp.GetRequiredService<IOptions<ScyllaOptions>>().Value;
+            using var timeout = new CancellationTokenSource(StartupBudget(scylla));
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("ReadStates.Storage.Scylla");
+            return ScyllaStore.CreateAsync(scylla, logger, timeout.Token).GetAwaiter().GetResult();
+        }
         return new RocksDbStore(storage.RocksDb, sp.GetRequiredService<ILogger<RocksDbStore>>());
     }
+
+    private static TimeSpan StartupBudget(ScyllaOptions o) =>
+        o.ConnectTimeout * (o.ContactPoints.Length + 1) + o.RequestTimeout * 8;
 
     private static void Bind<TOptions>(IServiceCollection services, IConfiguration config, string section, Func<TOptions, IReadOnlyList<string>> validate)
         where TOptions : class

@@ -82,7 +82,7 @@ internal sealed partial class CqlTestServer
             bool delayable = h.Opcode is CqlOpcode.Query or CqlOpcode.Execute or CqlOpcode.Batch;
             try
             {
-                if (delayable && TakeOne(ref server._failures))
+                if (delayable && server.ShouldFail())
                     throw new TestServerException(server._failureCode, "injected failure");
                 reply = Handle(h, body.AsSpan(0, length));
             }
@@ -144,6 +144,7 @@ internal sealed partial class CqlTestServer
             switch (h.Opcode)
             {
                 case CqlOpcode.Options:
+                    Interlocked.Increment(ref server._options_count);
                     return Respond(stream, CqlOpcode.Supported, (ref CqlWriter w) => WriteMultimap(ref w, server.SupportedFor(Shard)));
                 case CqlOpcode.Startup:
                 {

@@ -21,6 +21,8 @@ internal sealed partial class CqlTestServer
         switch (s.Kind)
         {
             case StatementKind.CreateKeyspace:
+                if (_options.RejectTablets && s.Query.Contains("tablets", StringComparison.OrdinalIgnoreCase))
+                    throw new TestServerException(CqlErrorCode.ConfigError, "Unknown property 'tablets'");
                 if (!Tables.CreateKeyspace(s.Keyspace))
                 {
                     if (s.IfNotExists) return Respond(stream, CqlOpcode.Result, static (ref CqlWriter w) => w.WriteInt((int)CqlResultKind.Void));
@@ -44,7 +46,7 @@ internal sealed partial class CqlTestServer
             case StatementKind.SystemLocal:
                 return RowsFrame(stream, SystemRows(s, TestStatements.LocalColumns, [LocalRow()]), s.SelectColumns, p);
             case StatementKind.SystemPeers:
-                return RowsFrame(stream, SystemRows(s, TestStatements.PeerColumns, _options.Peers.Select(PeerRow).ToList()), s.SelectColumns, p);
+                return RowsFrame(stream, SystemRows(s, TestStatements.PeerColumns, Peers.Select(PeerRow).ToList()), s.SelectColumns, p);
             case StatementKind.SystemEmpty:
                 return RowsFrame(stream, new RowsResult(s.Keyspace, s.Table, [], [], null), [], p);
             case StatementKind.Select:
@@ -81,8 +83,14 @@ internal sealed partial class CqlTestServer
         var flags = (QueryFlags)r.ReadByte();
         if ((flags & QueryFlags.SerialConsistency) != 0) r.ReadUShort();
         long timestamp = (flags & QueryFlags.DefaultTimestamp) != 0 ? r.ReadLong() : NowMicros();
-        _ = type;
         foreach (var (s, _) in statements) Requests.Enqueue((CqlOpcode.Batch, connection.Shard, s.Query));
+        var partitions = new HashSet<string>();
+        foreach (var (s, first) in statements)
+        {
+            int[] pk = s.PartitionKeyIndexes();
+            partitions.Add(string.Join("|", pk.Select(i => { values.GetValue(first + i, out var v); return Convert.ToHexString(v); })));
+        }
+        Batches.Enqueue(new BatchRecord(type, statements.Count, timestamp, partitions.Count, connection.Shard, partitions.First()));
         lock (Tables.Sync)
         {
             foreach (var (s, first) in statements) Apply(s, values, first, timestamp);

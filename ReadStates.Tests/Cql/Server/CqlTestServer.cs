@@ -5,6 +5,9 @@ using ReadStates.Storage.Cql;
 
 namespace ReadStates.Tests.Cql.Server;
 
+/// <summary>One BATCH as the server applied it; <see cref="PartitionKey"/> is the hex of the (first) partition key.</summary>
+internal sealed record BatchRecord(CqlBatchType Type, int Statements, long Timestamp, int Partitions, int Shard, string PartitionKey);
+
 /// <summary>Settings of a <see cref="CqlTestServer"/>.</summary>
 internal sealed record CqlTestServerOptions
 {
@@ -25,6 +28,8 @@ internal sealed record CqlTestServerOptions
     public long[] Tokens { get; init; } = [-6148914691236517206, -1, 6148914691236517204];
     /// <summary>Other nodes of the cluster, returned by system.peers (same port as ours).</summary>
     public IReadOnlyList<(IPAddress Address, string Datacenter, long[] Tokens)> Peers { get; init; } = [];
+    /// <summary>Behave like ScyllaDB before 6.0 or Cassandra: a keyspace option 'tablets' is a configuration error.</summary>
+    public bool RejectTablets { get; init; }
     /// <summary>Shared with the servers of the other nodes of one cluster.</summary>
     public InMemoryTables? Tables { get; init; }
 }
@@ -47,12 +52,14 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     private int _regularShard;
     private int _delayedReplies;
     private int _failures;
+    private int _successesBeforeFailures;
     private CqlErrorCode _failureCode;
 
     public CqlTestServer(CqlTestServerOptions? options = null)
     {
         _options = options ?? new CqlTestServerOptions();
         Tables = _options.Tables ?? new InMemoryTables();
+        Peers = _options.Peers;
         _listener = Listen(_options.Address, _options.Port);
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
         _acceptLoops.Add(AcceptLoopAsync(_listener, shardAware: false));
@@ -73,6 +80,8 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     }
 
     public InMemoryTables Tables { get; }
+    /// <summary>What system.peers returns; starts as the options' peers, replace it to add or remove nodes.</summary>
+    public IReadOnlyList<(IPAddress Address, string Datacenter, long[] Tokens)> Peers { get; set; }
     public IPAddress Address => _options.Address;
     public int Port { get; }
     /// <summary>The shard-aware port (0 when none).</summary>
@@ -85,9 +94,11 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public int OpenConnections => _connections.Count;
     public ConcurrentQueue<(CqlOpcode Opcode, int Shard, string Query)> Requests { get; } = new();
     public ConcurrentQueue<Dictionary<string, string>> Startups { get; } = new();
+    public ConcurrentQueue<BatchRecord> Batches { get; } = new();
     public int PrepareCount => Volatile.Read(ref _prepares);
     public int CompressedRequests => Volatile.Read(ref _compressedRequests);
-    private int _accepted, _prepares, _compressedRequests;
+    private int _accepted, _prepares, _compressedRequests, _options_count;
+    public int OptionsCount => Volatile.Read(ref _options_count);
 
     /// <summary>Closes every client connection (the server keeps listening).</summary>
     public void DropConnections()
@@ -120,10 +131,19 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public TimeSpan ReplyDelay { get; private set; }
 
     /// <summary>The next <paramref name="count"/> QUERY/EXECUTE/BATCH requests fail with <paramref name="code"/> and change nothing.</summary>
-    public void FailNext(int count, CqlErrorCode code = CqlErrorCode.Overloaded)
+    public void FailNext(int count, CqlErrorCode code = CqlErrorCode.Overloaded, int afterSuccesses = 0)
     {
         _failureCode = code;
+        Volatile.Write(ref _successesBeforeFailures, afterSuccesses);
         Volatile.Write(ref _failures, count);
+    }
+
+    /// <summary>Whether this QUERY/EXECUTE/BATCH must fail (after the allowed successes are used up).</summary>
+    private bool ShouldFail()
+    {
+        if (Volatile.Read(ref _failures) <= 0) return false;
+        if (TakeOne(ref _successesBeforeFailures)) return false;
+        return TakeOne(ref _failures);
     }
 
     /// <summary>Stops the shard-aware listener, so connects to it are refused.</summary>

@@ -205,6 +205,16 @@ internal sealed class InMemoryTables
         }
     }
 
+    /// <summary>Cells written as null (cell tombstones) in a table.</summary>
+    public int CountNullCells(string keyspace, string table)
+    {
+        lock (Sync)
+        {
+            if (!_data.TryGetValue(keyspace + "." + table, out var parts)) return 0;
+            return parts.Values.Sum(p => p.Rows.Sum(r => r.Cells.Values.Count(c => c.Value is null)));
+        }
+    }
+
     /// <summary>Every live row of a table (test assertions).</summary>
     public int CountRows(string keyspace, string table)
     {

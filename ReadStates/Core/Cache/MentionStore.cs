@@ -18,7 +18,8 @@ internal sealed class MentionStore
     public MentionStore(int cap)
     {
         _cap = cap;
-        _pool = new SlabPool<ulong>(Header + 2, Header + cap);
+        // Doubling classes: a state collecting mentions one by one re-rents its block log2(n) times, not n.
+        _pool = new SlabPool<ulong>(Header + 2, Header + cap, doubling: true);
     }
 
     public long RentedWords => _pool.RentedElements;

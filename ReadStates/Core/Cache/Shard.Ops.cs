@@ -111,14 +111,14 @@ internal sealed partial class Shard
         if (cmd.MessageId > s.LastMessageId || (cmd.Manual && cmd.MessageId != s.LastMessageId))
         {
             s.LastMessageId = cmd.MessageId;
-            _mentions.AckTo(ref s, cmd.MessageId);
+            if (s.MentionBlock >= 0) _mentions.AckTo(ref s, cmd.MessageId);
             changed = true;
         }
         else if (cmd.MessageId < s.LastMessageId)
         {
             applied = false;
         }
-        if (applied) changed |= ApplyAttributes(ref s, cmd.Attributes);
+        if (applied && !cmd.Attributes.IsEmpty) changed |= ApplyAttributes(ref s, cmd.Attributes);
         if (changed) s.Version = stamp.Next(ref u);
         return new AckResult { Applied = applied, State = s };
     }

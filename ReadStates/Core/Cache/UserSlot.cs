@@ -17,6 +17,8 @@ internal struct UserSlot
     public int Prev;
     /// <summary>Next in LRU order, or the next free slot while free.</summary>
     public int Next;
+    /// <summary>The shard's access tick when this user was last moved to the LRU head.</summary>
+    public uint PromotedAt;
     public byte StatesClass;
     /// <summary>In the shard's dirty queue.</summary>
     public bool Queued;

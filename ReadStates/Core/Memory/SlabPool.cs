@@ -21,13 +21,17 @@ internal sealed class SlabPool<T> where T : unmanaged
     private readonly int[][] _free;
     private readonly int[] _freeCount;
 
-    public SlabPool(int minBlock, int maxBlock)
+    /// <param name="minBlock">Smallest block.</param>
+    /// <param name="maxBlock">Largest block (at most <see cref="ChunkSize"/>).</param>
+    /// <param name="doubling">Classes double (for blocks that grow one element at a time and churn,
+    /// where fine classes would mean a copy at every step) instead of the fine-grained default.</param>
+    public SlabPool(int minBlock, int maxBlock, bool doubling = false)
     {
         if (maxBlock > ChunkSize) throw new ArgumentOutOfRangeException(nameof(maxBlock), $"Blocks larger than {ChunkSize} elements are not supported.");
         // Every size up to 8, then four classes per doubling (10, 12, 14, 16, 20, 24, 28, 32, ...):
         // a block is at most 25 % and on average ~12 % slack.
         var sizes = new List<int>();
-        for (int size = 1; ; size += size < 8 ? 1 : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)size + 1) / 8)
+        for (int size = doubling ? minBlock : 1; ; size = doubling ? size * 2 : size + (size < 8 ? 1 : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)size + 1) / 8))
         {
             if (size >= minBlock) sizes.Add(Math.Min(size, maxBlock));
             if (size >= maxBlock) break;

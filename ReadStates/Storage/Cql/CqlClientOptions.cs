@@ -18,6 +18,8 @@ internal sealed record CqlClientOptions
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(20);
     public TimeSpan ReconnectBaseDelay { get; init; } = TimeSpan.FromMilliseconds(100);
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How often system.local/system.peers are re-read (nodes joining or leaving); zero = never.</summary>
+    public TimeSpan TopologyRefreshInterval { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>Per-request settings.</summary>
@@ -30,6 +32,8 @@ internal struct CqlRequestOptions
     public byte[]? PagingState;
     /// <summary>Client-side write time (Unix µs); null = the coordinator's clock.</summary>
     public long? Timestamp;
+    /// <summary>Per-attempt timeout; null = the connection settings' RequestTimeout.</summary>
+    public TimeSpan? Timeout;
 
     public static CqlRequestOptions Default(CqlConsistency consistency = CqlConsistency.LocalQuorum) => new() { Consistency = consistency };
 }

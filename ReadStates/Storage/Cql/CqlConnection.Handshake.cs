@@ -77,6 +77,9 @@ internal static partial class CqlLog
     [LoggerMessage(EventId = 4007, Level = LogLevel.Information, Message = "CQL statement re-prepared on {EndPoint} after UNPREPARED")]
     public static partial void Reprepared(ILogger logger, System.Net.IPEndPoint endPoint);
 
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "CQL topology refresh failed: {Reason}")]
+    public static partial void TopologyRefreshFailed(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "CQL request to {EndPoint} failed (attempt {Attempt}), retrying: {Reason}")]
     public static partial void Retrying(ILogger logger, System.Net.IPEndPoint endPoint, int attempt, string reason);
 }

@@ -1,30 +1,35 @@
-using System.Buffers;
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
-using K4os.Compression.LZ4;
 using Microsoft.Extensions.Logging;
 
 namespace ReadStates.Storage.Cql;
 
 /// <summary>
 /// One socket to one node (or shard), multiplexing many requests by stream id: a table of pending
-/// requests, one reader loop that routes responses to them, writes serialized by a lock, and a timer
-/// that expires overdue requests. Handshake lives in <c>CqlConnection.Handshake.cs</c>.
+/// requests, one reader loop that routes responses to them, one writer loop that sends whatever frames
+/// have been queued since its last send in a single syscall (senders only copy their frame into the
+/// pending buffer), and a timer that expires overdue requests. Handshake in <c>CqlConnection.Handshake.cs</c>, socket loops in <c>CqlConnection.Io.cs</c>.
 /// </summary>
 internal sealed partial class CqlConnection : IAsyncDisposable
 {
     private const int ReadBufferSize = 64 * 1024;
+    private const int WriteBufferSize = 64 * 1024;
 
     private readonly Socket _socket;
     private readonly CqlConnectionSettings _settings;
     private readonly ILogger _logger;
     private readonly PendingRequest[] _slots;
     private readonly Stack<PendingRequest> _free;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Timer _timer;
+    private readonly AsyncSignal _writeSignal = new();
+    private readonly object _pendingLock = new();
+    private byte[] _pending = new byte[WriteBufferSize];
+    private byte[] _spare = new byte[WriteBufferSize];
+    private int _pendingLength;
+    private long _lastReceiveTicks = Environment.TickCount64;
+    private long _lastSendTicks = Environment.TickCount64;
     private Task _readLoop = Task.CompletedTask;
+    private Task _writeLoop = Task.CompletedTask;
     private int _inFlight;
     private int _abandoned;
     private int _closed;
@@ -87,6 +92,7 @@ internal sealed partial class CqlConnection : IAsyncDisposable
             }
             connection = new CqlConnection(socket, endPoint, settings, logger);
             connection._readLoop = connection.ReadLoopAsync();
+            connection._writeLoop = connection.WriteLoopAsync();
             await connection.HandshakeAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }
@@ -102,26 +108,18 @@ internal sealed partial class CqlConnection : IAsyncDisposable
 
     /// <summary>
     /// Sends an encoded request frame (its stream id is patched in) and waits for the response.
-    /// The caller keeps ownership of <paramref name="frame"/> and may resend it elsewhere.
+    /// The frame is copied into the connection's write buffer before this returns, so the caller keeps
+    /// ownership of <paramref name="frame"/> and may resend it elsewhere.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<CqlResponse> SendAsync(PooledFrame frame, TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<CqlResponse> SendAsync(PooledFrame frame, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var slot = RentSlot();
-        slot.Arm(Environment.TickCount64 + (long)timeout.TotalMilliseconds, cancellationToken);
+        slot.Arm((long)timeout.TotalMilliseconds, cancellationToken);
         CqlFrameHeader.SetStream(frame.Buffer, slot.Stream);
-        try
-        {
-            if (!IsOpen) throw new CqlException($"The connection to {EndPoint} is closed.", isTransient: true, CloseReason);
-            await WriteFrameAsync(frame.Buffer!, frame.Length).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            await CloseAsync(ex).ConfigureAwait(false);
-            slot.Fail(ex as CqlException ?? new CqlException($"Writing to {EndPoint} failed: {ex.Message}", isTransient: true, ex));
-        }
-        return await new ValueTask<CqlResponse>(slot, slot.Version).ConfigureAwait(false);
+        if (!Enqueue(frame.Span))
+            slot.Fail(new CqlException($"The connection to {EndPoint} is closed.", isTransient: true, CloseReason) { MayHaveBeenApplied = false });
+        return new ValueTask<CqlResponse>(slot, slot.Version);
     }
 
     private PendingRequest RentSlot()
@@ -157,168 +155,47 @@ internal sealed partial class CqlConnection : IAsyncDisposable
 
     internal void OnAbandonedSettled() => Interlocked.Decrement(ref _abandoned);
 
+    /// <summary>
+    /// Timer tick: fails overdue requests; closes the connection when one timed out and nothing at all
+    /// arrived during its whole timeout (a dead peer, not a slow query); sends a heartbeat when idle.
+    /// </summary>
     private void ExpireOverdue()
     {
         long now = Environment.TickCount64;
+        long silent = now - Volatile.Read(ref _lastReceiveTicks);
+        bool dead = false;
         foreach (var slot in _slots)
         {
             if (slot.IsWaiting && slot.DeadlineTicks <= now)
             {
-                slot.Abandon(new CqlException($"Request to {EndPoint} timed out after {_settings.RequestTimeout.TotalMilliseconds} ms.", isTransient: true));
+                dead |= silent >= slot.TimeoutMilliseconds;
+                slot.Abandon(new CqlException($"Request to {EndPoint} timed out after {slot.TimeoutMilliseconds} ms.", isTransient: true));
             }
         }
-    }
-
-    private async ValueTask WriteFrameAsync(byte[] buffer, int length)
-    {
-        byte[]? compressed = null;
-        var data = buffer.AsMemory(0, length);
-        if (_compress && length > CqlFrameHeader.Size)
+        if (dead)
         {
-            compressed = Compress(buffer.AsSpan(0, length), out int compressedLength);
-            data = compressed.AsMemory(0, compressedLength);
-        }
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            while (!data.IsEmpty)
-            {
-                int n = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
-                data = data[n..];
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-            if (compressed is not null) ArrayPool<byte>.Shared.Return(compressed);
-        }
-    }
-
-    /// <summary>LZ4 frame body: big-endian uncompressed length, then one LZ4 block.</summary>
-    internal static byte[] Compress(ReadOnlySpan<byte> frame, out int frameLength)
-    {
-        var body = frame[CqlFrameHeader.Size..];
-        var output = ArrayPool<byte>.Shared.Rent(CqlFrameHeader.Size + 4 + LZ4Codec.MaximumOutputSize(body.Length));
-        frame[..CqlFrameHeader.Size].CopyTo(output);
-        output[1] |= (byte)CqlFrameFlags.Compressed;
-        BinaryPrimitives.WriteInt32BigEndian(output.AsSpan(CqlFrameHeader.Size), body.Length);
-        int n = LZ4Codec.Encode(body, output.AsSpan(CqlFrameHeader.Size + 4));
-        BinaryPrimitives.WriteInt32BigEndian(output.AsSpan(5), 4 + n);
-        frameLength = CqlFrameHeader.Size + 4 + n;
-        return output;
-    }
-
-    /// <summary>Decompresses a compressed body into a new rented buffer and returns the old one.</summary>
-    internal static byte[] Decompress(byte[] body, ref int length)
-    {
-        if (length < 4) CqlThrow.Protocol("compressed body shorter than its length prefix.");
-        int plain = BinaryPrimitives.ReadInt32BigEndian(body);
-        if (plain < 0 || plain > CqlFrameHeader.MaxBodyLength) CqlThrow.TooLarge(plain);
-        var output = ArrayPool<byte>.Shared.Rent(Math.Max(plain, 1));
-        int n = plain == 0 ? 0 : LZ4Codec.Decode(body.AsSpan(4, length - 4), output.AsSpan(0, plain));
-        if (n != plain)
-        {
-            ArrayPool<byte>.Shared.Return(output);
-            CqlThrow.Protocol("LZ4 body does not decompress to its stated length.");
-        }
-        ArrayPool<byte>.Shared.Return(body);
-        length = plain;
-        return output;
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        await Task.Yield();
-        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-        int start = 0, end = 0;
-        try
-        {
-            while (true)
-            {
-                while (end - start < CqlFrameHeader.Size)
-                {
-                    if (start > 0)
-                    {
-                        buffer.AsSpan(start, end - start).CopyTo(buffer);
-                        end -= start;
-                        start = 0;
-                    }
-                    int n = await _socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None).ConfigureAwait(false);
-                    if (n == 0) throw new CqlException($"{EndPoint} closed the connection.", isTransient: true);
-                    end += n;
-                }
-                var header = CqlFrameHeader.Read(buffer.AsSpan(start));
-                if (header.Version != CqlFrameHeader.ResponseVersion) CqlThrow.Protocol($"unexpected frame version 0x{header.Version:X2}.");
-                if ((uint)header.Length > CqlFrameHeader.MaxBodyLength) CqlThrow.TooLarge(header.Length);
-                start += CqlFrameHeader.Size;
-
-                int length = header.Length;
-                var body = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-                int have = Math.Min(length, end - start);
-                buffer.AsSpan(start, have).CopyTo(body);
-                start += have;
-                if (start == end) start = end = 0;
-                while (have < length)
-                {
-                    int n = await _socket.ReceiveAsync(body.AsMemory(have, length - have), SocketFlags.None).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        ArrayPool<byte>.Shared.Return(body);
-                        throw new CqlException($"{EndPoint} closed the connection mid-frame.", isTransient: true);
-                    }
-                    have += n;
-                }
-                Dispatch(header, body, length);
-            }
-        }
-        catch (Exception ex)
-        {
-            await CloseAsync(ex).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private void Dispatch(in CqlFrameHeader header, byte[] body, int length)
-    {
-        var response = new CqlResponse { Opcode = header.Opcode, Flags = header.Flags, Stream = header.Stream, Buffer = body, Length = length };
-        try
-        {
-            if ((header.Flags & CqlFrameFlags.Compressed) != 0)
-            {
-                response.Buffer = Decompress(body, ref response.Length);
-            }
-            response.Offset = SkipEnvelope(response.Buffer.AsSpan(0, response.Length), header.Flags, out response.Warnings);
-        }
-        catch
-        {
-            response.Dispose();
-            throw;
-        }
-        if (response.Warnings is { Count: > 0 } warnings)
-        {
-            foreach (var w in warnings) CqlLog.ServerWarning(_logger, EndPoint, w);
-        }
-        if (header.Stream < 0 || header.Stream >= _slots.Length)
-        {
-            response.Dispose(); // events (stream -1) are not subscribed to; topology is re-read on failures instead
+            _ = CloseAsync(new CqlException($"{EndPoint} sent nothing for {silent} ms while requests timed out.", isTransient: true));
             return;
         }
-        if (!_slots[header.Stream].TryComplete(response)) response.Dispose();
+        if (_settings.HeartbeatInterval > TimeSpan.Zero && IsOpen && Volatile.Read(ref _inFlight) == 0
+            && silent >= (long)_settings.HeartbeatInterval.TotalMilliseconds
+            && now - Volatile.Read(ref _lastSendTicks) >= (long)_settings.HeartbeatInterval.TotalMilliseconds)
+        {
+            _ = HeartbeatAsync();
+        }
     }
 
-    /// <summary>Skips the tracing id, warnings and custom payload that flags put before the body proper.</summary>
-    internal static int SkipEnvelope(ReadOnlySpan<byte> body, CqlFrameFlags flags, out IReadOnlyList<string>? warnings)
+    private async Task HeartbeatAsync()
     {
-        warnings = null;
-        if ((flags & (CqlFrameFlags.Tracing | CqlFrameFlags.Warning | CqlFrameFlags.CustomPayload)) == 0) return 0;
-        var r = new CqlReader(body);
-        if ((flags & CqlFrameFlags.Tracing) != 0) r.Skip(16);
-        if ((flags & CqlFrameFlags.Warning) != 0) warnings = r.ReadStringList();
-        if ((flags & CqlFrameFlags.CustomPayload) != 0) r.SkipBytesMap();
-        return r.Position;
+        try
+        {
+            using var options = CqlRequests.Options();
+            using var reply = await SendAsync(options, _settings.RequestTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (CqlException)
+        {
+            // A dead peer is handled by the timeout rule above; a closed connection needs nothing more.
+        }
     }
 
     private async ValueTask CloseAsync(Exception reason)
@@ -337,6 +214,7 @@ internal sealed partial class CqlConnection : IAsyncDisposable
         var error = reason as CqlException is { IsTransient: true } ? reason
             : new CqlException($"Connection to {EndPoint} lost: {reason.Message}", isTransient: reason is not CqlException, reason);
         foreach (var slot in _slots) slot.Fail(error);
+        _writeSignal.Set();
         Closed?.Invoke(this);
     }
 
@@ -345,9 +223,8 @@ internal sealed partial class CqlConnection : IAsyncDisposable
         await CloseAsync(new CqlException("Connection disposed.", isTransient: true)).ConfigureAwait(false);
         try
         {
-            await _readLoop.ConfigureAwait(false);
+            await Task.WhenAll(_readLoop, _writeLoop).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is CqlException or SocketException or ObjectDisposedException) { }
-        _writeLock.Dispose();
     }
 }

@@ -11,6 +11,8 @@ internal sealed record CqlConnectionSettings
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Stream ids (concurrent requests) per connection; v4 allows up to 32768.</summary>
     public int MaxRequestsPerConnection { get; init; } = 1024;
+    /// <summary>An idle connection sends OPTIONS this often, so a silently dead peer is noticed; zero = never.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Connection is closed when this many abandoned (timed-out) requests still hold stream ids.</summary>
     public int MaxAbandonedRequests { get; init; } = 256;
 }

@@ -63,6 +63,8 @@ internal sealed class CqlHostPool : IAsyncDisposable
     public CqlServerInfo? ServerInfo { get; private set; }
     public int ShardCount => ServerInfo is { IsScylla: true } info ? info.ShardCount : 0;
     public bool IsDown => Environment.TickCount64 < Volatile.Read(ref _downUntil);
+    /// <summary>Milliseconds until the next reconnect attempt is allowed (0 when the host is not down).</summary>
+    public long RetryAfterMilliseconds => Math.Max(0, Volatile.Read(ref _downUntil) - Environment.TickCount64);
     public int OpenConnections
     {
         get
@@ -162,7 +164,15 @@ internal sealed class CqlHostPool : IAsyncDisposable
             {
                 try
                 {
-                    return await CqlConnection.OpenAsync(awareEndPoint, port, settings, _logger, cancellationToken).ConfigureAwait(false);
+                    var connection = await CqlConnection.OpenAsync(awareEndPoint, port, settings, _logger, cancellationToken).ConfigureAwait(false);
+                    if (connection.ServerInfo.Shard != shard)
+                    {
+                        // Something between us and the node rewrote the source port (NAT): the shard-aware
+                        // port cannot steer us, so stop trying it rather than churn connections.
+                        _shardAwarePortUnreachable = true;
+                        CqlLog.ShardAwarePortUnreachable(_logger, _host.EndPoint.Address, awarePort);
+                    }
+                    return connection;
                 }
                 catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
                 {

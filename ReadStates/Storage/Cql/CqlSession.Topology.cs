@@ -87,11 +87,43 @@ internal sealed partial class CqlSession
             if (!hosts.Contains(host)) hosts.Add(host);
         }
         if (hosts.Count == 0) throw new CqlException($"No host of datacenter '{localDc}' in the cluster.", isTransient: false);
+        // Hosts retired by the previous refresh have had a whole interval to finish their requests.
+        foreach (var old in _retired) _ = old.DisposeAsync();
+        _retired.Clear();
         foreach (var c in candidates)
             if (!hosts.Contains(c)) _retired.Add(c);
         var ring = new TokenRing(hosts);
         Volatile.Write(ref _ring, ring);
         CqlLog.Topology(_logger, hosts.Count, ring.TokenCount, localDc);
+    }
+
+    /// <summary>
+    /// Waits until every reachable host reports the same schema_version (after DDL), polling for at most
+    /// <paramref name="timeout"/>; returns whether they agreed.
+    /// </summary>
+    public async Task<bool> WaitForSchemaAgreementAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            var versions = new HashSet<Guid>();
+            foreach (var host in Ring.Hosts)
+            {
+                try
+                {
+                    var connection = await host.Pool.GetAsync(-1, cancellationToken).ConfigureAwait(false);
+                    using var rows = await QueryOnAsync(connection, "SELECT schema_version FROM system.local WHERE key='local'", cancellationToken).ConfigureAwait(false);
+                    if (rows.MoveNext() && rows.GetValue(0) is Guid v) versions.Add(v);
+                }
+                catch (CqlException ex) when (ex.IsTransient)
+                {
+                    // A host that is down does not vote.
+                }
+            }
+            if (versions.Count <= 1) return true;
+            if (Environment.TickCount64 >= deadline) return false;
+            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<CqlRowSet> QueryOnAsync(CqlConnection connection, string query, CancellationToken cancellationToken)

@@ -17,6 +17,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
     private readonly ConcurrentDictionary<string, PreparedStatement> _prepared = new(StringComparer.Ordinal);
     private TokenRing _ring = new([]);
     private int _roundRobin;
+    private Timer? _refreshTimer;
 
     private CqlSession(CqlClientOptions options, ILogger logger)
     {
@@ -34,6 +35,11 @@ internal sealed partial class CqlSession : IAsyncDisposable
         try
         {
             await session.RefreshTopologyAsync(cancellationToken).ConfigureAwait(false);
+            if (options.TopologyRefreshInterval > TimeSpan.Zero)
+            {
+                session._refreshTimer = new Timer(static s => _ = ((CqlSession)s!).RefreshInBackgroundAsync(), session,
+                    options.TopologyRefreshInterval, options.TopologyRefreshInterval);
+            }
             return session;
         }
         catch
@@ -53,6 +59,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
         public CqlBatch? Batch;
         public QueryParameters Parameters;
         public bool Idempotent;
+        public TimeSpan Timeout;
         public bool HasToken;
         public long Token;
 
@@ -103,6 +110,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
             Statement = statement,
             Parameters = ToParameters(values, options),
             Idempotent = options.Idempotent,
+            Timeout = options.Timeout ?? _options.Connection.RequestTimeout,
         };
         if (values is not null) request.HasToken = Murmur3.TryTokenOf(values, 0, statement.PartitionKeyIndexes, out request.Token);
         return RunForRowsAsync(request, cancellationToken);
@@ -111,7 +119,14 @@ internal sealed partial class CqlSession : IAsyncDisposable
     /// <summary>Runs a text statement (DDL, topology); returns the rows for a SELECT, else null.</summary>
     public ValueTask<CqlRowSet?> QueryAsync(string query, CqlValues? values, in CqlRequestOptions options, CancellationToken cancellationToken)
     {
-        var request = new Request { Kind = RequestKind.Query, Query = query, Parameters = ToParameters(values, options), Idempotent = options.Idempotent };
+        var request = new Request
+        {
+            Kind = RequestKind.Query,
+            Query = query,
+            Parameters = ToParameters(values, options),
+            Idempotent = options.Idempotent,
+            Timeout = options.Timeout ?? _options.Connection.RequestTimeout,
+        };
         return RunForRowsAsync(request, cancellationToken);
     }
 
@@ -125,6 +140,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
             Batch = batch,
             Parameters = new QueryParameters { Consistency = options.Consistency, Timestamp = options.Timestamp },
             Idempotent = options.Idempotent,
+            Timeout = options.Timeout ?? _options.Connection.RequestTimeout,
         };
         foreach (ref readonly var e in batch.Entries)
         {
@@ -192,7 +208,14 @@ internal sealed partial class CqlSession : IAsyncDisposable
                 }
                 catch (CqlException ex) when (ex.IsTransient)
                 {
+                    // Nothing was sent; give a host that is down (or reconnecting) a moment before the next try.
                     last = ex;
+                    if (attempts <= _options.MaxRetries)
+                    {
+                        long wait = Math.Min(host.Pool.RetryAfterMilliseconds, (long)_options.Connection.RequestTimeout.TotalMilliseconds);
+                        if (wait > 0 && plan.Length == 1) await Task.Delay(TimeSpan.FromMilliseconds(wait), cancellationToken).ConfigureAwait(false);
+                        else await BackoffAsync(attempts, cancellationToken).ConfigureAwait(false);
+                    }
                     continue;
                 }
             }
@@ -202,7 +225,7 @@ internal sealed partial class CqlSession : IAsyncDisposable
             {
                 try
                 {
-                    response = await connection.SendAsync(frame, _options.Connection.RequestTimeout, cancellationToken).ConfigureAwait(false);
+                    response = await connection.SendAsync(frame, request.Timeout, cancellationToken).ConfigureAwait(false);
                 }
                 catch (CqlException ex) when (ex.IsTransient && (request.Idempotent || !ex.MayHaveBeenApplied) && attempts <= _options.MaxRetries)
                 {
@@ -218,8 +241,15 @@ internal sealed partial class CqlSession : IAsyncDisposable
             using (response) error = CqlServerException.Decode(response.Body);
             if (error.Code == CqlErrorCode.Unprepared && reprepares++ < 3)
             {
-                await ReprepareAsync(connection, request, error.UnpreparedId, cancellationToken).ConfigureAwait(false);
-                sticky = connection;
+                try
+                {
+                    await ReprepareAsync(connection, request, error.UnpreparedId, cancellationToken).ConfigureAwait(false);
+                    sticky = connection;
+                }
+                catch (CqlException ex) when (ex.IsTransient)
+                {
+                    last = ex; // the node went away while re-preparing: try the next one
+                }
                 continue;
             }
             bool notApplied = error.Code is CqlErrorCode.Overloaded or CqlErrorCode.IsBootstrapping or CqlErrorCode.Unavailable;
@@ -261,8 +291,21 @@ internal sealed partial class CqlSession : IAsyncDisposable
         CqlLog.Reprepared(_logger, connection.EndPoint);
     }
 
+    private async Task RefreshInBackgroundAsync()
+    {
+        try
+        {
+            await RefreshTopologyAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is CqlException or ObjectDisposedException)
+        {
+            CqlLog.TopologyRefreshFailed(_logger, ex.Message);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_refreshTimer is not null) await _refreshTimer.DisposeAsync().ConfigureAwait(false);
         foreach (var host in Ring.Hosts) await host.DisposeAsync().ConfigureAwait(false);
         foreach (var host in _retired) await host.DisposeAsync().ConfigureAwait(false);
     }

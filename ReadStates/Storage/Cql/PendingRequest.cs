@@ -26,13 +26,15 @@ internal sealed class PendingRequest : IValueTaskSource<CqlResponse>
 
     public short Stream { get; }
     public long DeadlineTicks { get; private set; }
+    public long TimeoutMilliseconds { get; private set; }
     public short Version => _core.Version;
     public bool IsWaiting => Volatile.Read(ref _state) == Waiting;
 
-    public void Arm(long deadlineTicks, CancellationToken cancellationToken)
+    public void Arm(long timeoutMilliseconds, CancellationToken cancellationToken)
     {
         _core.Reset();
-        DeadlineTicks = deadlineTicks;
+        TimeoutMilliseconds = timeoutMilliseconds;
+        DeadlineTicks = Environment.TickCount64 + timeoutMilliseconds;
         _holds = 1;
         Volatile.Write(ref _state, Waiting);
         if (cancellationToken.CanBeCanceled)
