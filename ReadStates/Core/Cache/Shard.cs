@@ -19,6 +19,7 @@ internal sealed partial class Shard
     private readonly UserIndex _index = new();
     private readonly Dictionary<ulong, EvictedUser> _evicted = [];
     private readonly Dictionary<ulong, Task> _loading = [];
+    private readonly Stack<StateBatch> _spareBatches = new();
 
     private UserSlot[] _slots = new UserSlot[64];
     private int _slotHigh;
@@ -101,6 +102,7 @@ internal sealed partial class Shard
         {
             _shared.AddBacklog(-evicted.Units);
             slot = InsertUser(userId, evicted.States, evicted.PersistedVersion);
+            ReturnBatch(evicted.States);
             MarkDirty(slot);
             EvictOverCapacity(slot);
             return slot;
@@ -186,7 +188,7 @@ internal sealed partial class Shard
         var states = StatesOf(u);
         if (u.IsDirty)
         {
-            var copy = new StateBatch();
+            var copy = RentBatch();
             copy.BeginUser(u.UserId, u.Version);
             foreach (ref readonly var s in states)
             {
@@ -208,6 +210,18 @@ internal sealed partial class Shard
         _freeSlot = slot;
     }
 
+    // A few batches per shard serve loads and evicted copies, so misses and evictions don't
+    // allocate a batch (several KB) each time. Callers hold the shard lock.
+    private const int MaxSpareBatches = 4;
+
+    private StateBatch RentBatch() => _spareBatches.TryPop(out var batch) ? batch : new StateBatch();
+
+    private void ReturnBatch(StateBatch batch)
+    {
+        batch.Clear();
+        if (_spareBatches.Count < MaxSpareBatches) _spareBatches.Push(batch);
+    }
+
     // ---- loads ---------------------------------------------------------------------------------
 
     /// <summary>Makes the user resident. Concurrent misses on one user share one store load.</summary>
@@ -227,14 +241,19 @@ internal sealed partial class Shard
 
     private async Task RunLoadAsync(ulong userId, TaskCompletionSource tcs)
     {
-        var batch = new StateBatch();
+        StateBatch batch;
+        lock (_lock) batch = RentBatch();
         try
         {
             await _shared.Store.LoadUserAsync(userId, batch, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            lock (_lock) _loading.Remove(userId);
+            lock (_lock)
+            {
+                _loading.Remove(userId);
+                ReturnBatch(batch);
+            }
             EngineLog.LoadFailed(_shared.Logger, userId, ex);
             tcs.SetException(new StoreUnavailableException($"Could not load user {userId} from the {_shared.Store.Name} store: {ex.Message}", ex));
             return;
@@ -250,6 +269,7 @@ internal sealed partial class Shard
                     int slot = InsertUser(userId, batch, null);
                     EvictOverCapacity(slot);
                 }
+                ReturnBatch(batch);
             }
             tcs.SetResult();
         }
@@ -318,6 +338,7 @@ internal sealed partial class Shard
                 {
                     _evicted.Remove(userId);
                     _shared.AddBacklog(-evicted.Units);
+                    ReturnBatch(evicted.States);
                 }
             }
         }
