@@ -62,23 +62,12 @@ public sealed class ScyllaServiceTests
             probe.Start();
             closedPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         }
-        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0"],
+        using var child = ServiceProcess.Launch(dir.Path, ["--urls=http://127.0.0.1:0"],
             ("ReadStates__Storage__Kind", "scylla"), ("ReadStates__Scylla__ContactPoints__0", "127.0.0.1"),
             ("ReadStates__Scylla__Port", closedPort.ToString(CultureInfo.InvariantCulture)), ("ReadStates__Scylla__ConnectTimeout", "00:00:02"));
-        var output = new ProcessOutput(process);
-        try
-        {
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            await process.WaitForExitAsync(exit.Token);
-            await output.DrainedAsync();
-
-            Assert.Equal(1, process.ExitCode);
-            Assert.Contains("failed to start", output.Errors, StringComparison.Ordinal);
-            Assert.DoesNotContain("Now listening", output.Text, StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
+        var output = child.Output;
+        Assert.Equal(1, await child.ExitCodeAsync(90));
+        Assert.Contains("failed to start", output.Errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", output.Text, StringComparison.Ordinal);
     }
 }

@@ -60,27 +60,19 @@ public sealed class ServiceLifecycleTests
     public async Task Sigterm_FlushesEverything_BeforeTheProcessExitsWithZero()
     {
         using var dir = new TempDir();
-        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0", "--" + NoPeriodicFlush]);
-        var output = new ProcessOutput(process);
-        try
-        {
-            string address = await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
-            GetResponse[] before;
-            using (var channel = GrpcChannel.ForAddress(address))
-                before = await MakeChangesAsync(new ReadStatesClient(channel));
+        using var child = ServiceProcess.Launch(dir.Path, ["--urls=http://127.0.0.1:0", "--" + NoPeriodicFlush]);
+        var output = child.Output;
+        string address = await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
+        GetResponse[] before;
+        using (var channel = GrpcChannel.ForAddress(address))
+            before = await MakeChangesAsync(new ReadStatesClient(channel));
 
-            Assert.Equal(0, ServiceProcess.Kill(process.Id, ServiceProcess.Sigterm));
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(exit.Token);
-            Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}; output:\n{output.Text}");
+        child.Terminate();
+        int code = await child.ExitCodeAsync();
+        Assert.True(code == 0, $"exit code {code}; output:\n{output.Text}");
 
-            await using var restarted = await RunningService.StartAsync(dir.Path, NoPeriodicFlush);
-            Assert.Equal(before, await ReadAllAsync(restarted.Client));
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
+        await using var restarted = await RunningService.StartAsync(dir.Path, NoPeriodicFlush);
+        Assert.Equal(before, await ReadAllAsync(restarted.Client));
     }
 
     [Theory]
@@ -92,52 +84,30 @@ public sealed class ServiceLifecycleTests
     public async Task BadSetting_StopsTheProcess_WithNonZeroExit_AndAClearMessage(string variable, string value, string named)
     {
         using var dir = new TempDir();
-        using var process = ServiceProcess.Start(dir.Path, [], (variable, value));
-        var output = new ProcessOutput(process);
-        try
-        {
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(exit.Token);
-            await output.DrainedAsync();
-
-            Assert.Equal(2, process.ExitCode);
-            Assert.Contains("invalid configuration", output.Errors, StringComparison.Ordinal);
-            Assert.Contains(named, output.Errors, StringComparison.Ordinal);
-            Assert.DoesNotContain("Now listening", output.Text, StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
+        using var child = ServiceProcess.Launch(dir.Path, [], (variable, value));
+        var output = child.Output;
+        Assert.Equal(2, await child.ExitCodeAsync(60));
+        Assert.Contains("invalid configuration", output.Errors, StringComparison.Ordinal);
+        Assert.Contains(named, output.Errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", output.Text, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task JsonLogs_AreOneObjectPerLine_WithStableEventIds()
     {
         using var dir = new TempDir();
-        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0"], ("Logging__Console__FormatterName", "json"));
-        var output = new ProcessOutput(process);
-        try
-        {
-            await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
-            Assert.Equal(0, ServiceProcess.Kill(process.Id, ServiceProcess.Sigterm));
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(exit.Token);
-            await output.DrainedAsync();
-
-            Assert.Equal(0, process.ExitCode);
-            var events = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement)
-                .Select(e => (Id: e.GetProperty("EventId").GetInt32(), Category: e.GetProperty("Category").GetString()))
-                .ToList();
-            Assert.Contains((3001, "ReadStates.Storage.RocksDb.RocksDbStore"), events); // store opened
-            Assert.Contains((5001, "ReadStates.Hosting.EngineHostedService"), events); // engine started
-            Assert.Contains((5003, "ReadStates.Hosting.EngineHostedService"), events); // stopped after the final flush
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
+        using var child = ServiceProcess.Launch(dir.Path, ["--urls=http://127.0.0.1:0"], ("Logging__Console__FormatterName", "json"));
+        var output = child.Output;
+        await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
+        child.Terminate();
+        Assert.Equal(0, await child.ExitCodeAsync(60));
+        var events = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement)
+            .Select(e => (Id: e.GetProperty("EventId").GetInt32(), Category: e.GetProperty("Category").GetString()))
+            .ToList();
+        Assert.Contains((3001, "ReadStates.Storage.RocksDb.RocksDbStore"), events); // store opened
+        Assert.Contains((5001, "ReadStates.Hosting.EngineHostedService"), events); // engine started
+        Assert.Contains((5003, "ReadStates.Hosting.EngineHostedService"), events); // stopped after the final flush
     }
 
     [Fact]
@@ -145,23 +115,12 @@ public sealed class ServiceLifecycleTests
     {
         using var dir = new TempDir();
         await using var first = await RunningService.StartAsync(dir.Path);
-        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0"]);
-        var output = new ProcessOutput(process);
-        try
-        {
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(exit.Token);
-            await output.DrainedAsync();
-
-            Assert.Equal(1, process.ExitCode);
-            Assert.Contains("failed to start", output.Errors, StringComparison.Ordinal);
-            Assert.Contains("lock", output.Errors, StringComparison.OrdinalIgnoreCase);
-            Assert.True((await first.Client.AckAsync(new AckRequest { UserId = 1, ChannelId = 1, MessageId = 1 })).Applied);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
+        using var child = ServiceProcess.Launch(dir.Path, ["--urls=http://127.0.0.1:0"]);
+        var output = child.Output;
+        Assert.Equal(1, await child.ExitCodeAsync(60));
+        Assert.Contains("failed to start", output.Errors, StringComparison.Ordinal);
+        Assert.Contains("lock", output.Errors, StringComparison.OrdinalIgnoreCase);
+        Assert.True((await first.Client.AckAsync(new AckRequest { UserId = 1, ChannelId = 1, MessageId = 1 })).Applied);
     }
 
     [Fact]
@@ -171,48 +130,26 @@ public sealed class ServiceLifecycleTests
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
         int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
-        using var process = ServiceProcess.Start(dir.Path, ["--urls=http://127.0.0.1:0"],
+        using var child = ServiceProcess.Launch(dir.Path, ["--urls=http://127.0.0.1:0"],
             ("ReadStates__Metrics__Enabled", "true"), ("ReadStates__Metrics__Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        var output = new ProcessOutput(process);
-        try
-        {
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(exit.Token);
-            await output.DrainedAsync();
-
-            Assert.Equal(1, process.ExitCode);
-            Assert.Contains($"Metrics endpoint http://127.0.0.1:{port}/metrics", output.Errors, StringComparison.Ordinal);
-            Assert.Contains("Metrics:Port", output.Errors, StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
+        var output = child.Output;
+        Assert.Equal(1, await child.ExitCodeAsync(60));
+        Assert.Contains($"Metrics endpoint http://127.0.0.1:{port}/metrics", output.Errors, StringComparison.Ordinal);
+        Assert.Contains("Metrics:Port", output.Errors, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task SeveralBadSettings_AreAllReported_AtOnce()
     {
         using var dir = new TempDir();
-        using var process = ServiceProcess.Start(dir.Path, [],
+        using var child = ServiceProcess.Launch(dir.Path, [],
             ("ReadStates__Engine__Shards", "3"), ("ReadStates__Storage__Kind", "cassandra"), ("ReadStates__Metrics__Enabled", "true"), ("ReadStates__Metrics__Port", "70000"),
             ("ReadStates__Engine__ShutdownFlushTimeout", "soon"));
-        var output = new ProcessOutput(process);
-        try
-        {
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(exit.Token);
-            await output.DrainedAsync();
-
-            Assert.Equal(2, process.ExitCode);
-            Assert.Contains("Engine:ShutdownFlushTimeout", output.Errors, StringComparison.Ordinal);
-            Assert.Contains("Storage:Kind must be", output.Errors, StringComparison.Ordinal);
-            Assert.Contains("Metrics:Port", output.Errors, StringComparison.Ordinal);
-            Assert.DoesNotContain("Unhandled exception", output.Errors, StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill();
-        }
+        var output = child.Output;
+        Assert.Equal(2, await child.ExitCodeAsync(60));
+        Assert.Contains("Engine:ShutdownFlushTimeout", output.Errors, StringComparison.Ordinal);
+        Assert.Contains("Storage:Kind must be", output.Errors, StringComparison.Ordinal);
+        Assert.Contains("Metrics:Port", output.Errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output.Errors, StringComparison.Ordinal);
     }
 }

@@ -28,6 +28,10 @@ internal static partial class ServiceProcess
         return Process.Start(info) ?? throw new InvalidOperationException("Could not start the service process.");
     }
 
+    /// <summary>Starts the service and collects its output; disposing kills it if it is still running.</summary>
+    public static ServiceChild Launch(string dataDir, string[] args, params (string Name, string Value)[] environment) =>
+        new(Start(dataDir, args, environment));
+
     public const int Sigterm = 15;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
@@ -74,4 +78,29 @@ internal sealed class ProcessOutput
         await _listening.Task.WaitAsync(timeout);
 
     public Task DrainedAsync() => Task.WhenAll(_outDone.Task, _errDone.Task).WaitAsync(TimeSpan.FromSeconds(10));
+}
+
+/// <summary>A service child process with its output, killed on dispose if a test left it running.</summary>
+internal sealed class ServiceChild(Process process) : IDisposable
+{
+    public Process Process { get; } = process;
+    public ProcessOutput Output { get; } = new(process);
+
+    /// <summary>Sends SIGTERM, as an orchestrator stopping the service would.</summary>
+    public void Terminate() => Assert.Equal(0, ServiceProcess.Kill(Process.Id, ServiceProcess.Sigterm));
+
+    /// <summary>Waits (bounded) for the process to exit, drains its output, and returns its exit code.</summary>
+    public async Task<int> ExitCodeAsync(int timeoutSeconds = 60)
+    {
+        using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+        await Process.WaitForExitAsync(exit.Token);
+        await Output.DrainedAsync();
+        return Process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!Process.HasExited) Process.Kill();
+        Process.Dispose();
+    }
 }
