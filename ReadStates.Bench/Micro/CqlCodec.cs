@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Logging.Abstractions;
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 
 namespace ReadStates.Bench.Micro;
 

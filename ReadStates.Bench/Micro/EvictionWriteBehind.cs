@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using BenchmarkDotNet.Attributes;
 using ReadStates.Bench.Shared;
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 
 namespace ReadStates.Bench.Micro;
 

@@ -1,6 +1,6 @@
 using ReadStates.Bench.Shared;
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 using ReadStates.Storage.RocksDb;
 
 namespace ReadStates.Bench.Micro;

@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using ReadStates.Bench.Shared;
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 
 namespace ReadStates.Bench.Micro;
 

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 
 namespace ReadStates.Bench.Micro;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using BitFaster.Caching.Lru;
 using Microsoft.Extensions.Caching.Memory;
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 
 namespace ReadStates.Bench.Shared;
 

@@ -100,19 +100,19 @@ public sealed class ConcurrencyTests : IDisposable
 }
 
 /// <summary>Counts loads on the way to a real store.</summary>
-internal sealed class CountingStore(ReadStates.Storage.IReadStateStore inner) : ReadStates.Storage.IReadStateStore
+internal sealed class CountingStore(ReadStates.Core.Storage.IReadStateStore inner) : ReadStates.Core.Storage.IReadStateStore
 {
     public int Loads;
 
     public string Name => inner.Name;
 
-    public Task LoadUserAsync(ulong userId, ReadStates.Storage.StateBatch into, CancellationToken cancellationToken)
+    public Task LoadUserAsync(ulong userId, ReadStates.Core.Storage.StateBatch into, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref Loads);
         return inner.LoadUserAsync(userId, into, cancellationToken);
     }
 
-    public Task WriteAsync(ReadStates.Storage.StateBatch batch, CancellationToken cancellationToken) => inner.WriteAsync(batch, cancellationToken);
+    public Task WriteAsync(ReadStates.Core.Storage.StateBatch batch, CancellationToken cancellationToken) => inner.WriteAsync(batch, cancellationToken);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

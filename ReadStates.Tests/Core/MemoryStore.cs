@@ -1,5 +1,5 @@
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 
 namespace ReadStates.Tests.Core;
 

@@ -4,7 +4,7 @@ using System.Net;
 using System.Numerics;
 using System.Text;
 using System.Text.Json;
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 
 namespace ReadStates.Tests.Cql;
 

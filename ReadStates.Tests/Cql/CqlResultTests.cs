@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net;
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 
 namespace ReadStates.Tests.Cql;
 

@@ -1,4 +1,4 @@
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 using ReadStates.Tests.Cql.Server;
 using static ReadStates.Tests.Cql.CqlTestSupport;
 

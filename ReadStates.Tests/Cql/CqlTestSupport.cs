@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 using ReadStates.Tests.Cql.Server;
 
 namespace ReadStates.Tests.Cql;

@@ -1,4 +1,4 @@
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 
 namespace ReadStates.Tests.Integration;
 

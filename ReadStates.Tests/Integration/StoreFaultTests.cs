@@ -4,7 +4,7 @@ using Grpc.Health.V1;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ReadStates.Api.V1;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 using ReadStates.Storage.RocksDb;
 using static Grpc.Health.V1.HealthCheckResponse.Types;
 using ReadStatesClient = ReadStates.Api.V1.ReadStates.ReadStatesClient;

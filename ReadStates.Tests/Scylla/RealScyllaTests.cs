@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
-using ReadStates.Storage;
-using ReadStates.Storage.Cql;
+using ReadStates.Core.Storage;
+using ReadStates.Cql;
 using ReadStates.Storage.Scylla;
 using static ReadStates.Tests.Scylla.ScyllaTestSupport;
 

@@ -1,6 +1,6 @@
 using ReadStates.Core;
-using ReadStates.Storage.Cql;
-using ReadStates.Storage;
+using ReadStates.Cql;
+using ReadStates.Core.Storage;
 using ReadStates.Tests.Cql.Server;
 using static ReadStates.Tests.Scylla.ScyllaTestSupport;
 

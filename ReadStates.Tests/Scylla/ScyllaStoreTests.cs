@@ -1,7 +1,7 @@
 using System.Net;
 using ReadStates.Core;
-using ReadStates.Storage;
-using ReadStates.Storage.Cql;
+using ReadStates.Core.Storage;
+using ReadStates.Cql;
 using ReadStates.Tests.Cql.Server;
 using static ReadStates.Tests.Scylla.ScyllaTestSupport;
 

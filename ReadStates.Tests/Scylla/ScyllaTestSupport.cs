@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 using ReadStates.Storage.Scylla;
 using ReadStates.Tests.Cql.Server;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 
 namespace ReadStates.Hosting;
 

@@ -12,7 +12,7 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using ReadStates.Api;
 using ReadStates.Core;
-using ReadStates.Storage;
+using ReadStates.Core.Storage;
 using ReadStates.Storage.RocksDb;
 using ReadStates.Storage.Scylla;
 

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 
 namespace ReadStates.Tests.Cql.Server;
 

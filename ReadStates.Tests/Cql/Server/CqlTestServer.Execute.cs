@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 
 namespace ReadStates.Tests.Cql.Server;
 

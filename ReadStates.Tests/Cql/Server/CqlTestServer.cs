@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 
 namespace ReadStates.Tests.Cql.Server;
 

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using ReadStates.Storage.Cql;
+using ReadStates.Cql;
 
 namespace ReadStates.Tests.Cql.Server;
 

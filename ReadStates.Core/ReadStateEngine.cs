@@ -1,0 +1,324 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ReadStates.Core.Cache;
+using ReadStates.Core.Storage;
+
+namespace ReadStates.Core;
+
+/// <summary>
+/// The read-state engine: routes each user to a cache shard, serves resident users synchronously
+/// (no allocation), loads misses from the store (one shared load per user), and writes changes
+/// behind in coalesced batches.
+/// </summary>
+public sealed partial class ReadStateEngine : IAsyncDisposable
+{
+    private const int MaxLoadAttempts = 8;
+
+    private readonly Shard[] _shards;
+    private readonly int _shardShift;
+    private readonly EngineShared _shared;
+    private readonly TimeProvider _time;
+
+    public ReadStateEngine(EngineOptions options, IReadStateStore store, ILogger<ReadStateEngine>? logger = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        var errors = options.Validate();
+        if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        Options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _shared = new EngineShared(options, store, (ILogger?)logger ?? NullLogger.Instance) { WakeFlusher = WakeFlusher };
+        int shards = options.EffectiveShards;
+        _shardShift = 64 - System.Numerics.BitOperations.Log2((uint)shards);
+        _shards = new Shard[shards];
+        for (int i = 0; i < shards; i++) _shards[i] = new Shard(_shared, options.CapacityStates / shards);
+    }
+
+    public EngineOptions Options { get; }
+
+    private Shard ShardFor(ulong userId)
+    {
+        if (_shards.Length == 1) return _shards[0];
+        // A different mix from the user index's, so a shard's users still spread over its index.
+        ulong h = userId ^ (userId >> 33);
+        h *= 0xFF51AFD7ED558CCDUL;
+        h ^= h >> 33;
+        return _shards[(int)(h >> _shardShift)];
+    }
+
+    /// <summary>Zero is never an id, and channel 0 is where stores keep the per-user meta row.</summary>
+    private static void CheckId(ulong id, string name)
+    {
+        if (id == 0) ThrowZeroId(name);
+    }
+
+    private static void ThrowZeroId(string name) => throw new ArgumentOutOfRangeException(name, "Ids must not be zero.");
+
+    private void ThrowIfBacklogFull()
+    {
+        if (_shared.Backlog <= Options.MaxBacklogStates) return;
+        ThrowBacklogFull();
+    }
+
+    private void ThrowBacklogFull() => throw (_shared.StoreHealthy
+        ? new BackpressureException(false, "The write-behind backlog is full; retry shortly.")
+        : new BackpressureException(true, $"The {_shared.Store.Name} store is failing and the write-behind backlog is full."));
+
+    private static Exception Thrashing(ulong userId) =>
+        new BackpressureException(false, $"User {userId} was evicted before it could be used; the cache is too small for the load.");
+
+    // ---- the miss path, once for every operation -----------------------------------------------
+
+    /// <summary>Runs an operation on a resident user without allocating; on a miss, loads the user and retries.</summary>
+    private ValueTask<TResult> Run<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<TResult>
+    {
+        var shard = ShardFor(userId);
+        if (op.TryRun(shard, userId, out var result)) return new(result);
+        return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
+    }
+
+    private static async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<TResult>
+    {
+        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
+        {
+            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
+            if (op.TryRun(shard, userId, out var result)) return result;
+        }
+        throw Thrashing(userId);
+    }
+
+    private static ValueTask Untyped<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? default : new ValueTask(task.AsTask());
+
+    // ---- writes ----------------------------------------------------------------------------------
+
+    public ValueTask<AckResult> AckAsync(ulong userId, in AckCommand command, CancellationToken cancellationToken = default)
+    {
+        CheckId(userId, nameof(userId));
+        CheckId(command.ChannelId, "channelId");
+        ThrowIfBacklogFull();
+        return Run<AckOp, AckResult>(userId, new AckOp(command), cancellationToken);
+    }
+
+    public ValueTask BulkAckAsync(ulong userId, ReadOnlyMemory<AckCommand> commands, Memory<AckResult> results, CancellationToken cancellationToken = default)
+    {
+        if (results.Length < commands.Length) throw new ArgumentException("One result per command is needed.", nameof(results));
+        CheckId(userId, nameof(userId));
+        foreach (ref readonly var c in commands.Span) CheckId(c.ChannelId, "channelId");
+        ThrowIfBacklogFull();
+        return Untyped(Run<BulkAckOp, bool>(userId, new BulkAckOp(commands, results), cancellationToken));
+    }
+
+    public ValueTask<int> AckParentAsync(ulong userId, ulong parentId, ulong messageId, CancellationToken cancellationToken = default)
+    {
+        CheckId(userId, nameof(userId));
+        ThrowIfBacklogFull();
+        return Run<AckParentOp, int>(userId, new AckParentOp(parentId, messageId), cancellationToken);
+    }
+
+    public ValueTask<AckResult> AckPinsAsync(ulong userId, ulong channelId, long lastPinTimestamp, in StateAttributes attributes, CancellationToken cancellationToken = default)
+    {
+        CheckId(userId, nameof(userId));
+        CheckId(channelId, nameof(channelId));
+        ThrowIfBacklogFull();
+        return Run<AckPinsOp, AckResult>(userId, new AckPinsOp(channelId, lastPinTimestamp, attributes), cancellationToken);
+    }
+
+    /// <summary>
+    /// Counts a mention for each user who has not read past it. Users are independent: each is
+    /// applied once, in its own critical section. Users at the states limit without a state in the
+    /// channel are skipped and reported.
+    /// </summary>
+    public ValueTask<int> AddMentionsAsync(ulong channelId, ulong messageId, ReadOnlyMemory<ulong> userIds, in StateAttributes attributes,
+        ICollection<ulong>? skippedAtLimit, CancellationToken cancellationToken = default)
+    {
+        CheckId(channelId, nameof(channelId));
+        foreach (ulong u in userIds.Span) CheckId(u, nameof(userIds));
+        ThrowIfBacklogFull();
+        var op = new AddMentionOp(channelId, messageId, attributes);
+        int counted = 0;
+        List<ulong>? misses = null;
+        foreach (ulong userId in userIds.Span)
+        {
+            if (op.TryRun(ShardFor(userId), userId, out var outcome)) Tally(userId, outcome, ref counted, skippedAtLimit);
+            else (misses ??= []).Add(userId);
+        }
+        if (misses is null) return new(counted);
+        return AddMentionsAfterLoadAsync(op, misses, skippedAtLimit, counted, cancellationToken);
+    }
+
+    private static void Tally(ulong userId, MentionOutcome outcome, ref int counted, ICollection<ulong>? skippedAtLimit)
+    {
+        if (outcome == MentionOutcome.Counted) counted++;
+        else if (outcome == MentionOutcome.AtLimit) skippedAtLimit?.Add(userId);
+    }
+
+    private async ValueTask<int> AddMentionsAfterLoadAsync(AddMentionOp op, List<ulong> misses, ICollection<ulong>? skippedAtLimit, int counted, CancellationToken ct)
+    {
+        await LoadAllAsync(misses, ct).ConfigureAwait(false);
+        foreach (ulong userId in misses)
+            Tally(userId, await Run<AddMentionOp, MentionOutcome>(userId, op, ct).ConfigureAwait(false), ref counted, skippedAtLimit);
+        return counted;
+    }
+
+    public ValueTask<int> RemoveMentionsAsync(ulong channelId, ulong messageId, ReadOnlyMemory<ulong> userIds, CancellationToken cancellationToken = default)
+    {
+        CheckId(channelId, nameof(channelId));
+        foreach (ulong u in userIds.Span) CheckId(u, nameof(userIds));
+        ThrowIfBacklogFull();
+        var op = new RemoveMentionOp(channelId, messageId);
+        int removed = 0;
+        List<ulong>? misses = null;
+        foreach (ulong userId in userIds.Span)
+        {
+            if (op.TryRun(ShardFor(userId), userId, out bool done)) removed += done ? 1 : 0;
+            else (misses ??= []).Add(userId);
+        }
+        if (misses is null) return new(removed);
+        return RemoveMentionsAfterLoadAsync(op, misses, removed, cancellationToken);
+    }
+
+    private async ValueTask<int> RemoveMentionsAfterLoadAsync(RemoveMentionOp op, List<ulong> misses, int removed, CancellationToken ct)
+    {
+        await LoadAllAsync(misses, ct).ConfigureAwait(false);
+        foreach (ulong userId in misses)
+            removed += await Run<RemoveMentionOp, bool>(userId, op, ct).ConfigureAwait(false) ? 1 : 0;
+        return removed;
+    }
+
+    /// <summary>Loads the missed users of a fan-out concurrently, rather than one store round trip after another.</summary>
+    private Task LoadAllAsync(List<ulong> userIds, CancellationToken ct)
+    {
+        var loads = new Task[userIds.Count];
+        for (int i = 0; i < loads.Length; i++) loads[i] = ShardFor(userIds[i]).LoadAsync(userIds[i], ct);
+        return Task.WhenAll(loads);
+    }
+
+    public ValueTask<int> DeleteAsync(ulong userId, ReadOnlyMemory<ulong> channelIds, bool all, CancellationToken cancellationToken = default)
+    {
+        CheckId(userId, nameof(userId));
+        ThrowIfBacklogFull();
+        return Run<DeleteOp, int>(userId, new DeleteOp(channelIds, all), cancellationToken);
+    }
+
+    // ---- reads -----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Visits a resident user's totals and states (all, or the listed channels) under the shard lock.
+    /// Returns false when the user is not resident: <see cref="LoadAsync"/> it, then try again.
+    /// </summary>
+    public bool TryRead<TVisitor>(ulong userId, ReadOnlySpan<ulong> channelIds, ref TVisitor visitor)
+        where TVisitor : IReadStateVisitor, allows ref struct
+    {
+        CheckId(userId, nameof(userId));
+        return ShardFor(userId).TryRead(userId, channelIds, ref visitor);
+    }
+
+    /// <summary>Makes a user resident (loading it from the store if needed).</summary>
+    public ValueTask LoadAsync(ulong userId, CancellationToken cancellationToken = default) =>
+        new(ShardFor(userId).LoadAsync(userId, cancellationToken));
+
+    /// <summary>Reads with a class visitor, loading the user first when it is not resident.</summary>
+    public ValueTask ReadAsync<TVisitor>(ulong userId, ReadOnlyMemory<ulong> channelIds, TVisitor visitor, CancellationToken cancellationToken = default)
+        where TVisitor : class, IReadStateVisitor
+    {
+        CheckId(userId, nameof(userId));
+        return Untyped(Run<ReadOp<TVisitor>, bool>(userId, new ReadOp<TVisitor>(channelIds, visitor), cancellationToken));
+    }
+
+    // ---- the operations, as structs so the resident path is a direct, allocation-free call --------
+
+    private interface IUserOperation<TResult>
+    {
+        /// <summary>Applies the operation if the user is resident; false means "load it, then try again".</summary>
+        bool TryRun(Shard shard, ulong userId, out TResult result);
+    }
+
+    private readonly struct AckOp(AckCommand command) : IUserOperation<AckResult>
+    {
+        public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAck(userId, command, out result);
+    }
+
+    private readonly struct BulkAckOp(ReadOnlyMemory<AckCommand> commands, Memory<AckResult> results) : IUserOperation<bool>
+    {
+        public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryBulkAck(userId, commands.Span, results.Span);
+    }
+
+    private readonly struct AckParentOp(ulong parentId, ulong messageId) : IUserOperation<int>
+    {
+        public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryAckParent(userId, parentId, messageId, out result);
+    }
+
+    private readonly struct AckPinsOp(ulong channelId, long timestamp, StateAttributes attributes) : IUserOperation<AckResult>
+    {
+        public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAckPins(userId, channelId, timestamp, attributes, out result);
+    }
+
+    private readonly struct AddMentionOp(ulong channelId, ulong messageId, StateAttributes attributes) : IUserOperation<MentionOutcome>
+    {
+        public bool TryRun(Shard shard, ulong userId, out MentionOutcome result) => shard.TryAddMention(userId, channelId, messageId, attributes, out result);
+    }
+
+    private readonly struct RemoveMentionOp(ulong channelId, ulong messageId) : IUserOperation<bool>
+    {
+        public bool TryRun(Shard shard, ulong userId, out bool result) => shard.TryRemoveMention(userId, channelId, messageId, out result);
+    }
+
+    private readonly struct DeleteOp(ReadOnlyMemory<ulong> channelIds, bool all) : IUserOperation<int>
+    {
+        public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryDelete(userId, channelIds.Span, all, out result);
+    }
+
+    private readonly struct ReadOp<TVisitor>(ReadOnlyMemory<ulong> channelIds, TVisitor visitor) : IUserOperation<bool>
+        where TVisitor : class, IReadStateVisitor
+    {
+        public bool TryRun(Shard shard, ulong userId, out bool result)
+        {
+            var v = visitor;
+            return result = shard.TryRead(userId, channelIds.Span, ref v);
+        }
+    }
+
+    public EngineStats GetStats()
+    {
+        var total = default(EngineStats);
+        foreach (var shard in _shards)
+        {
+            var s = shard.GetStats();
+            total.ResidentUsers += s.ResidentUsers;
+            total.ResidentStates += s.ResidentUnits;
+            total.EvictedDirtyUsers += s.EvictedDirtyUsers;
+            total.QueuedDirtyUsers += s.QueuedDirtyUsers;
+            total.ReservedStateSlots += s.ReservedStates;
+            total.RentedStateSlots += s.RentedStates;
+            total.ReservedMentionWords += s.ReservedMentionWords;
+            total.Loads += s.Loads;
+            total.Evictions += s.Evictions;
+        }
+        total.BacklogStates = _shared.Backlog;
+        total.StoreHealthy = _shared.StoreHealthy;
+        total.FlushedUsers = Interlocked.Read(ref _flushedUsers);
+        total.StoreWriteFailures = Interlocked.Read(ref _writeFailures);
+        return total;
+    }
+}
+
+/// <summary>A point-in-time view of the engine, for metrics and tests.</summary>
+public struct EngineStats
+{
+    public int ResidentUsers;
+    /// <summary>Capacity units in use: resident states (tombstones included), at least one per user.</summary>
+    public long ResidentStates;
+    public int EvictedDirtyUsers;
+    public int QueuedDirtyUsers;
+    public long BacklogStates;
+    public long ReservedStateSlots;
+    public long RentedStateSlots;
+    public long ReservedMentionWords;
+    public bool StoreHealthy;
+    public long FlushedUsers;
+    public long StoreWriteFailures;
+    public long Loads;
+    public long Evictions;
+}
