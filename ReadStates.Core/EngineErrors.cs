@@ -1,9 +1,18 @@
 namespace ReadStates.Core;
 
-/// <summary>A request would pass a configured limit; nothing was changed.</summary>
-public sealed class LimitExceededException(string field, string description) : Exception(description)
+/// <summary>
+/// A call would give a user more live read states than <see cref="EngineOptions.MaxStatesPerUser"/>;
+/// nothing was changed. The edge decides how to name the offending input (a field, an entry).
+/// </summary>
+public sealed class StateLimitException(ulong userId, int states, int limit, int entryIndex)
+    : Exception($"User {userId} would have {states} read states; the limit is {limit}.")
 {
-    public string Field { get; } = field;
+    public ulong UserId { get; } = userId;
+    /// <summary>Live states the user would have had.</summary>
+    public int States { get; } = states;
+    public int Limit { get; } = limit;
+    /// <summary>The command (of a bulk call) that would pass the limit; -1 for a single-channel call.</summary>
+    public int EntryIndex { get; } = entryIndex;
 }
 
 /// <summary>The write-behind backlog is full: the service sheds load rather than lose data.</summary>

@@ -43,25 +43,25 @@ public sealed class EngineOptions
     {
         var errors = new List<string>();
         if (Shards < 0 || (Shards > 0 && !System.Numerics.BitOperations.IsPow2(Shards)) || Shards > 4096)
-            errors.Add($"Engine:Shards must be 0 (auto) or a power of two up to 4096; got {Shards}.");
+            errors.Add($"Shards must be 0 (auto) or a power of two up to 4096; got {Shards}.");
         if (MaxStatesPerUser < 1 || MaxStatesPerUser > MaxStatesPerUserLimit)
-            errors.Add($"Engine:MaxStatesPerUser must be between 1 and {MaxStatesPerUserLimit}; got {MaxStatesPerUser}.");
+            errors.Add($"MaxStatesPerUser must be between 1 and {MaxStatesPerUserLimit}; got {MaxStatesPerUser}.");
         if (CapacityStates < 1)
-            errors.Add($"Engine:CapacityStates must be positive; got {CapacityStates}.");
+            errors.Add($"CapacityStates must be positive; got {CapacityStates}.");
         else if (CapacityStates / EffectiveShards < MaxStatesPerUser)
-            errors.Add($"Engine:CapacityStates ({CapacityStates}) must hold at least MaxStatesPerUser ({MaxStatesPerUser}) per shard ({EffectiveShards} shards).");
+            errors.Add($"CapacityStates ({CapacityStates}) must hold at least MaxStatesPerUser ({MaxStatesPerUser}) per shard ({EffectiveShards} shards).");
         if (MentionIdCap < 1 || MentionIdCap > MaxMentionIdCap)
-            errors.Add($"Engine:MentionIdCap must be between 1 and {MaxMentionIdCap}; got {MentionIdCap}.");
+            errors.Add($"MentionIdCap must be between 1 and {MaxMentionIdCap}; got {MentionIdCap}.");
         if (FlushInterval < TimeSpan.FromMilliseconds(10) || FlushInterval > TimeSpan.FromMinutes(5))
-            errors.Add($"Engine:FlushInterval must be between 00:00:00.010 and 00:05:00; got {FlushInterval}.");
+            errors.Add($"FlushInterval must be between 00:00:00.010 and 00:05:00; got {FlushInterval}.");
         if (FlushBatchUsers < 1)
-            errors.Add($"Engine:FlushBatchUsers must be positive; got {FlushBatchUsers}.");
+            errors.Add($"FlushBatchUsers must be positive; got {FlushBatchUsers}.");
         if (MaxBacklogStates < 1)
-            errors.Add($"Engine:MaxBacklogStates must be positive; got {MaxBacklogStates}.");
+            errors.Add($"MaxBacklogStates must be positive; got {MaxBacklogStates}.");
         if (MaxRetryDelay <= TimeSpan.Zero)
-            errors.Add($"Engine:MaxRetryDelay must be positive; got {MaxRetryDelay}.");
+            errors.Add($"MaxRetryDelay must be positive; got {MaxRetryDelay}.");
         if (ShutdownFlushTimeout < TimeSpan.Zero)
-            errors.Add($"Engine:ShutdownFlushTimeout must not be negative; got {ShutdownFlushTimeout}.");
+            errors.Add($"ShutdownFlushTimeout must not be negative; got {ShutdownFlushTimeout}.");
         return errors;
     }
 }

@@ -25,20 +25,21 @@ public enum ReadStateFlags : byte
 }
 
 /// <summary>
-/// One read state, as held in the cache arena: an unmanaged 48-byte struct, never a heap object.
-/// The ids of the mentions it counts live in a separate pooled block (<see cref="MentionBlock"/>).
+/// One read state: the record the engine hands to callers and stores, an unmanaged 44-byte struct.
 /// Small fields are packed: mention count (24 bits, saturating), type and flags (4 bits each),
-/// last pin timestamp (48-bit unix milliseconds), last viewed (16 bits).
+/// last pin timestamp (48-bit unix milliseconds), last viewed (16 bits). It carries no cache
+/// pointer: where its mention ids live is the cache's business (<c>Cache.CachedState</c>), so
+/// <c>default(ReadState)</c> is simply an empty state and nothing that crosses the store seam can
+/// point into a shard's arena. Packed to 4 bytes so that the cache's cell (this plus a 4-byte
+/// mention reference) is 48 bytes; in those 48-byte cells the ids stay 8-byte aligned.
 /// </summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential, Pack = 4)]
 public struct ReadState
 {
     public ulong ChannelId;
     public ulong LastMessageId;
     public ulong ParentId;
     public ulong Version;
-    /// <summary>Start of this state's mention block in the shard's mention pool; -1 when it has none.</summary>
-    internal int MentionBlock;
     private uint _countTypeFlags;
     private uint _pinLow;
     private ushort _pinHigh;
@@ -131,10 +132,3 @@ public struct ParentTotal
     public int ChannelsWithMentions;
 }
 
-/// <summary>Receives a resident user's states under the shard lock; must not block or call back into the engine.</summary>
-public interface IReadStateVisitor
-{
-    void Begin(ulong userVersion, in UserTotals totals);
-    void Parent(in ParentTotal parent);
-    void State(in ReadState state);
-}

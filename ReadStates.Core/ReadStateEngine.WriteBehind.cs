@@ -14,6 +14,7 @@ public sealed partial class ReadStateEngine
     private readonly SemaphoreSlim _wakeSignal = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly StateBatch _batch = new();
+    private readonly List<ShardRun> _runs = [];
     private Task? _loop;
     private long _cycle;
     private long _flushedUsers;
@@ -75,9 +76,12 @@ public sealed partial class ReadStateEngine
             while (true)
             {
                 _batch.Clear();
+                _runs.Clear();
                 while (shardIndex < _shards.Length && _batch.UserCount < maxUsers)
                 {
-                    _shards[shardIndex].CollectDirty(_batch, maxUsers, cycle);
+                    int start = _batch.UserCount;
+                    int added = _shards[shardIndex].CollectDirty(_batch, maxUsers, cycle);
+                    if (added > 0) _runs.Add(new ShardRun(shardIndex, start, added));
                     if (_batch.UserCount < maxUsers) shardIndex++;
                 }
                 if (_batch.UserCount == 0) return users;
@@ -88,10 +92,11 @@ public sealed partial class ReadStateEngine
                 catch
                 {
                     // Abandoned (shutdown or caller cancelled): the users are still dirty; queue them again.
-                    foreach (ref readonly var user in _batch.Users) ShardFor(user.UserId).Requeue(user.UserId);
+                    foreach (var run in _runs) _shards[run.Shard].Requeue(_batch.Users.Slice(run.Start, run.Count));
                     throw;
                 }
-                foreach (ref readonly var user in _batch.Users) ShardFor(user.UserId).MarkPersisted(user.UserId, user.Version);
+                // Each shard's users are contiguous in the batch: one lock acquisition per shard, no re-hashing.
+                foreach (var run in _runs) _shards[run.Shard].MarkPersisted(_batch.Users.Slice(run.Start, run.Count));
                 users += _batch.UserCount;
             }
         }
@@ -124,6 +129,9 @@ public sealed partial class ReadStateEngine
             }
         }
     }
+
+    /// <summary>A shard's users in the flush batch: <see cref="Count"/> users from <see cref="Start"/>.</summary>
+    private readonly record struct ShardRun(int Shard, int Start, int Count);
 
     /// <summary>Stops write-behind and flushes everything still dirty (retrying up to <see cref="EngineOptions.ShutdownFlushTimeout"/>).</summary>
     public async ValueTask DisposeAsync()

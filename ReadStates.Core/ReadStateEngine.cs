@@ -205,26 +205,26 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     // ---- reads -----------------------------------------------------------------------------------
 
     /// <summary>
-    /// Visits a resident user's totals and states (all, or the listed channels) under the shard lock.
-    /// Returns false when the user is not resident: <see cref="LoadAsync"/> it, then try again.
+    /// Copies a resident user's totals and states (all, or the listed channels) into <paramref name="into"/>
+    /// under the shard lock. Returns false when the user is not resident: <see cref="LoadAsync"/> it, then try again.
     /// </summary>
-    public bool TryRead<TVisitor>(ulong userId, ReadOnlySpan<ulong> channelIds, ref TVisitor visitor)
-        where TVisitor : IReadStateVisitor, allows ref struct
+    public bool TryRead(ulong userId, ReadOnlySpan<ulong> channelIds, UserSnapshot into)
     {
         CheckId(userId, nameof(userId));
-        return ShardFor(userId).TryRead(userId, channelIds, ref visitor);
+        ArgumentNullException.ThrowIfNull(into);
+        return ShardFor(userId).TryRead(userId, channelIds, into);
     }
 
     /// <summary>Makes a user resident (loading it from the store if needed).</summary>
     public ValueTask LoadAsync(ulong userId, CancellationToken cancellationToken = default) =>
         new(ShardFor(userId).LoadAsync(userId, cancellationToken));
 
-    /// <summary>Reads with a class visitor, loading the user first when it is not resident.</summary>
-    public ValueTask ReadAsync<TVisitor>(ulong userId, ReadOnlyMemory<ulong> channelIds, TVisitor visitor, CancellationToken cancellationToken = default)
-        where TVisitor : class, IReadStateVisitor
+    /// <summary>Copies a user's totals and states into <paramref name="into"/>, loading the user first when it is not resident.</summary>
+    public ValueTask ReadAsync(ulong userId, ReadOnlyMemory<ulong> channelIds, UserSnapshot into, CancellationToken cancellationToken = default)
     {
         CheckId(userId, nameof(userId));
-        return Untyped(Run<ReadOp<TVisitor>, bool>(userId, new ReadOp<TVisitor>(channelIds, visitor), cancellationToken));
+        ArgumentNullException.ThrowIfNull(into);
+        return Untyped(Run<ReadOp, bool>(userId, new ReadOp(channelIds, into), cancellationToken));
     }
 
     // ---- the operations, as structs so the resident path is a direct, allocation-free call --------
@@ -270,14 +270,9 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryDelete(userId, channelIds.Span, all, out result);
     }
 
-    private readonly struct ReadOp<TVisitor>(ReadOnlyMemory<ulong> channelIds, TVisitor visitor) : IUserOperation<bool>
-        where TVisitor : class, IReadStateVisitor
+    private readonly struct ReadOp(ReadOnlyMemory<ulong> channelIds, UserSnapshot into) : IUserOperation<bool>
     {
-        public bool TryRun(Shard shard, ulong userId, out bool result)
-        {
-            var v = visitor;
-            return result = shard.TryRead(userId, channelIds.Span, ref v);
-        }
+        public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryRead(userId, channelIds.Span, into);
     }
 
     public EngineStats GetStats()
@@ -295,6 +290,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.ReservedMentionWords += s.ReservedMentionWords;
             total.Loads += s.Loads;
             total.Evictions += s.Evictions;
+            total.MentionOverflows += s.MentionOverflows;
+            total.ProtectedUsers += s.ProtectedUsers;
         }
         total.BacklogStates = _shared.Backlog;
         total.StoreHealthy = _shared.StoreHealthy;
@@ -321,4 +318,8 @@ public struct EngineStats
     public long StoreWriteFailures;
     public long Loads;
     public long Evictions;
+    /// <summary>Mentions counted past <see cref="EngineOptions.MentionIdCap"/> (no longer deduplicated exactly).</summary>
+    public long MentionOverflows;
+    /// <summary>Resident users in the protected segment of the eviction order (seen more than once).</summary>
+    public int ProtectedUsers;
 }

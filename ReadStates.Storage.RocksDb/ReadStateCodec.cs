@@ -69,14 +69,14 @@ internal static class ReadStateCodec
         int pos = 3;
         if ((presence & HasLastMessageId) != 0) pos += WriteFixed(destination[pos..], s.LastMessageId);
         if ((presence & HasParentId) != 0) pos += WriteFixed(destination[pos..], s.ParentId);
-        if ((presence & HasLastPinTimestamp) != 0) pos += WriteVarint(destination[pos..], ZigZag(s.LastPinTimestamp));
-        if ((presence & HasVersion) != 0) pos += WriteVarint(destination[pos..], s.Version);
-        if ((presence & HasMentionCount) != 0) pos += WriteVarint(destination[pos..], ZigZag(s.MentionCount));
-        if ((presence & HasLastViewed) != 0) pos += WriteVarint(destination[pos..], ZigZag(s.LastViewed));
+        if ((presence & HasLastPinTimestamp) != 0) pos += Varint.Write(destination[pos..], Varint.ZigZag(s.LastPinTimestamp));
+        if ((presence & HasVersion) != 0) pos += Varint.Write(destination[pos..], s.Version);
+        if ((presence & HasMentionCount) != 0) pos += Varint.Write(destination[pos..], Varint.ZigZag(s.MentionCount));
+        if ((presence & HasLastViewed) != 0) pos += Varint.Write(destination[pos..], Varint.ZigZag(s.LastViewed));
         if ((presence & HasMentionIds) != 0) pos += WriteMentionIds(destination[pos..], mentionIds);
         if ((presence & HasOverflow) != 0)
         {
-            pos += WriteVarint(destination[pos..], (uint)stored.OverflowCount);
+            pos += Varint.Write(destination[pos..], (uint)stored.OverflowCount);
             pos += WriteFixed(destination[pos..], stored.OverflowMaxId);
         }
         return pos;
@@ -109,10 +109,10 @@ internal static class ReadStateCodec
         var reader = new Reader(value[3..]);
         if ((presence & HasLastMessageId) != 0) state.LastMessageId = reader.Fixed();
         if ((presence & HasParentId) != 0) state.ParentId = reader.Fixed();
-        if ((presence & HasLastPinTimestamp) != 0) state.LastPinTimestamp = UnZigZag(reader.Varint());
+        if ((presence & HasLastPinTimestamp) != 0) state.LastPinTimestamp = Varint.UnZigZag(reader.Varint());
         if ((presence & HasVersion) != 0) state.Version = reader.Varint();
-        if ((presence & HasMentionCount) != 0) state.MentionCount = ToInt(UnZigZag(reader.Varint()));
-        if ((presence & HasLastViewed) != 0) state.LastViewed = ToInt(UnZigZag(reader.Varint()));
+        if ((presence & HasMentionCount) != 0) state.MentionCount = ToInt(Varint.UnZigZag(reader.Varint()));
+        if ((presence & HasLastViewed) != 0) state.LastViewed = ToInt(Varint.UnZigZag(reader.Varint()));
 
         mentionIds = 0;
         if ((presence & HasMentionIds) != 0)
@@ -154,10 +154,10 @@ internal static class ReadStateCodec
             rented.AsSpan(0, ids.Length).Sort();
             ids = rented.AsSpan(0, ids.Length);
         }
-        int pos = WriteVarint(destination, (uint)ids.Length);
+        int pos = Varint.Write(destination, (uint)ids.Length);
         pos += WriteFixed(destination[pos..], ids[0]);
         for (int i = 1; i < ids.Length; i++)
-            pos += WriteVarint(destination[pos..], ids[i] - ids[i - 1]);
+            pos += Varint.Write(destination[pos..], ids[i] - ids[i - 1]);
         if (rented is not null) ArrayPool<ulong>.Shared.Return(rented);
         return pos;
     }
@@ -174,22 +174,6 @@ internal static class ReadStateCodec
         BinaryPrimitives.WriteUInt64LittleEndian(destination, value);
         return 8;
     }
-
-    private static int WriteVarint(Span<byte> destination, ulong value)
-    {
-        int i = 0;
-        while (value >= 0x80)
-        {
-            destination[i++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-        destination[i++] = (byte)value;
-        return i;
-    }
-
-    private static ulong ZigZag(long value) => (ulong)((value << 1) ^ (value >> 63));
-
-    private static long UnZigZag(ulong value) => (long)(value >> 1) ^ -(long)(value & 1);
 
     private static int ToInt(long value) =>
         value is >= int.MinValue and <= int.MaxValue ? (int)value : throw Corrupt("number out of range");
@@ -213,16 +197,8 @@ internal static class ReadStateCodec
 
         public ulong Varint()
         {
-            ulong result = 0;
-            for (int shift = 0; shift < 70; shift += 7)
-            {
-                if (_pos >= _data.Length) throw Corrupt("truncated varint");
-                byte b = _data[_pos++];
-                if (shift == 63 && b > 1) throw Corrupt("varint overflow");
-                result |= (ulong)(b & 0x7F) << shift;
-                if (b < 0x80) return result;
-            }
-            throw Corrupt("varint too long");
+            if (!global::ReadStates.Core.Storage.Varint.TryRead(_data, ref _pos, out ulong v)) throw Corrupt(Remaining == 0 ? "truncated varint" : "varint overflow or truncated");
+            return v;
         }
     }
 }

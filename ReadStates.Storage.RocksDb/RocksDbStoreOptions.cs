@@ -22,9 +22,9 @@ public sealed class RocksDbStoreOptions
     {
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(Path))
-            errors.Add("Storage:RocksDb:Path must name a directory.");
+            errors.Add("Path must name a directory.");
         if (BlockCacheMb < 0 || BlockCacheMb > 1 << 20)
-            errors.Add($"Storage:RocksDb:BlockCacheMb must be between 0 and {1 << 20}; got {BlockCacheMb}.");
+            errors.Add($"BlockCacheMb must be between 0 and {1 << 20}; got {BlockCacheMb}.");
         return errors;
     }
 }

@@ -1,5 +1,3 @@
-using System.Numerics;
-
 using ReadStates.Core.Storage;
 
 namespace ReadStates.Storage.Scylla;
@@ -23,14 +21,14 @@ internal static class MentionIdsCodec
         if (overflowCount < 0) throw new ArgumentOutOfRangeException(nameof(overflowCount));
         int pos = 0;
         destination[pos++] = Format;
-        pos += WriteVarint(destination[pos..], (ulong)overflowCount);
-        pos += WriteVarint(destination[pos..], overflowMaxId);
-        pos += WriteVarint(destination[pos..], (ulong)ids.Length);
+        pos += Varint.Write(destination[pos..], (ulong)overflowCount);
+        pos += Varint.Write(destination[pos..], overflowMaxId);
+        pos += Varint.Write(destination[pos..], (ulong)ids.Length);
         ulong previous = 0;
         foreach (ulong id in ids)
         {
             long delta = unchecked((long)(id - previous));
-            pos += WriteVarint(destination[pos..], unchecked((ulong)((delta << 1) ^ (delta >> 63))));
+            pos += Varint.Write(destination[pos..], Varint.ZigZag(delta));
             previous = id;
         }
         return pos;
@@ -68,7 +66,7 @@ internal static class MentionIdsCodec
         for (int i = 0; i < (int)n; i++)
         {
             ulong zigzag = ReadVarint(blob, ref pos);
-            long delta = (long)(zigzag >> 1) ^ -(long)(zigzag & 1);
+            long delta = Varint.UnZigZag(zigzag);
             previous = unchecked(previous + (ulong)delta);
             ids[i] = previous;
         }
@@ -76,31 +74,9 @@ internal static class MentionIdsCodec
         return (int)n;
     }
 
-    private static int WriteVarint(Span<byte> destination, ulong value)
-    {
-        int i = 0;
-        while (value >= 0x80)
-        {
-            destination[i++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-        destination[i++] = (byte)value;
-        return i;
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> source, ref int pos)
-    {
-        ulong value = 0;
-        for (int shift = 0; shift < 64; shift += 7)
-        {
-            if (pos >= source.Length) throw new FormatException("Truncated varint in mention_ids.");
-            byte b = source[pos++];
-            value |= (ulong)(b & 0x7f) << shift;
-            if ((b & 0x80) == 0) return value;
-        }
-        throw new FormatException("Varint in mention_ids is too long.");
-    }
+    private static ulong ReadVarint(ReadOnlySpan<byte> source, ref int pos) =>
+        Varint.TryRead(source, ref pos, out ulong value) ? value : throw new FormatException("Truncated or overlong varint in mention_ids.");
 
     /// <summary>Bytes of one unsigned varint (used by tests and size estimates).</summary>
-    public static int VarintSize(ulong value) => value == 0 ? 1 : (64 - BitOperations.LeadingZeroCount(value) + 6) / 7;
+    public static int VarintSize(ulong value) => Varint.Size(value);
 }

@@ -43,20 +43,20 @@ public sealed class ScyllaOptions
     {
         var errors = new List<string>();
         if (ContactPoints is null || ContactPoints.Length == 0 || ContactPoints.Any(string.IsNullOrWhiteSpace))
-            errors.Add("Scylla:ContactPoints must list at least one host.");
-        if (Port is < 1 or > 65535) errors.Add($"Scylla:Port must be 1..65535; got {Port}.");
+            errors.Add("ContactPoints must list at least one host.");
+        if (Port is < 1 or > 65535) errors.Add($"Port must be 1..65535; got {Port}.");
         if (string.IsNullOrWhiteSpace(Keyspace) || !Keyspace.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') || !char.IsAsciiLetter(Keyspace[0]))
-            errors.Add($"Scylla:Keyspace must be a plain identifier (letters, digits, _); got '{Keyspace}'.");
-        if ((Username is null) != (Password is null)) errors.Add("Scylla:Username and Scylla:Password must be set together.");
-        if (RequestTimeout <= TimeSpan.Zero) errors.Add($"Scylla:RequestTimeout must be positive; got {RequestTimeout}.");
-        if (ConnectTimeout <= TimeSpan.Zero) errors.Add($"Scylla:ConnectTimeout must be positive; got {ConnectTimeout}.");
-        if (PageSize < 1) errors.Add($"Scylla:PageSize must be positive; got {PageSize}.");
-        if (ReplicationFactor < 1) errors.Add($"Scylla:ReplicationFactor must be positive; got {ReplicationFactor}.");
-        if (ConnectionsPerHost < 1) errors.Add($"Scylla:ConnectionsPerHost must be positive; got {ConnectionsPerHost}.");
-        if (MaxRetries < 0) errors.Add($"Scylla:MaxRetries must not be negative; got {MaxRetries}.");
-        if (WriteConcurrency < 1) errors.Add($"Scylla:WriteConcurrency must be positive; got {WriteConcurrency}.");
-        if (MaxStatementsPerBatch is < 2 or > 65535) errors.Add($"Scylla:MaxStatementsPerBatch must be 2..65535; got {MaxStatementsPerBatch}.");
-        if (MaxBatchBytes < 1024) errors.Add($"Scylla:MaxBatchBytes must be at least 1024; got {MaxBatchBytes}.");
+            errors.Add($"Keyspace must be a plain identifier (letters, digits, _); got '{Keyspace}'.");
+        if ((Username is null) != (Password is null)) errors.Add("Username and Password must be set together.");
+        if (RequestTimeout <= TimeSpan.Zero) errors.Add($"RequestTimeout must be positive; got {RequestTimeout}.");
+        if (ConnectTimeout <= TimeSpan.Zero) errors.Add($"ConnectTimeout must be positive; got {ConnectTimeout}.");
+        if (PageSize < 1) errors.Add($"PageSize must be positive; got {PageSize}.");
+        if (ReplicationFactor < 1) errors.Add($"ReplicationFactor must be positive; got {ReplicationFactor}.");
+        if (ConnectionsPerHost < 1) errors.Add($"ConnectionsPerHost must be positive; got {ConnectionsPerHost}.");
+        if (MaxRetries < 0) errors.Add($"MaxRetries must not be negative; got {MaxRetries}.");
+        if (WriteConcurrency < 1) errors.Add($"WriteConcurrency must be positive; got {WriteConcurrency}.");
+        if (MaxStatementsPerBatch is < 2 or > 65535) errors.Add($"MaxStatementsPerBatch must be 2..65535; got {MaxStatementsPerBatch}.");
+        if (MaxBatchBytes < 1024) errors.Add($"MaxBatchBytes must be at least 1024; got {MaxBatchBytes}.");
         return errors;
     }
 

@@ -18,7 +18,7 @@ internal sealed class EnginePopulation : IPopulation
     private readonly ReadStateEngine _engine;
     private readonly DiscardStore _store = new();
 
-    [ThreadStatic] private static ReadState[]? t_buffer;
+    [ThreadStatic] private static UserSnapshot? t_snapshot;
 
     public EnginePopulation(long states, int channelsPerUser)
     {
@@ -54,10 +54,13 @@ internal sealed class EnginePopulation : IPopulation
 
     public long Get(ulong userId)
     {
-        var buffer = t_buffer ??= new ReadState[1024];
-        var visitor = new Micro.CopyingVisitor(buffer);
-        if (!_engine.TryRead(userId, default, ref visitor)) _engine.LoadAsync(userId).AsTask().GetAwaiter().GetResult();
-        return visitor.Count;
+        var snapshot = t_snapshot ??= new UserSnapshot();
+        if (!_engine.TryRead(userId, default, snapshot))
+        {
+            _engine.LoadAsync(userId).AsTask().GetAwaiter().GetResult();
+            return 0;
+        }
+        return snapshot.States.Length;
     }
 
     public ValueTask DisposeAsync() => _engine.DisposeAsync();

@@ -44,7 +44,7 @@ internal static class Fixtures
         {
             batch.BeginUser(u, 1);
             for (int c = 1; c <= channels; c++)
-                batch.AddState(new ReadState { ChannelId = (ulong)c, LastMessageId = 1, Version = 1, MentionBlock = -1 }, 0, 0, default);
+                batch.AddState(new ReadState { ChannelId = (ulong)c, LastMessageId = 1, Version = 1 }, 0, 0, default);
             if (batch.UserCount == 512 || u == (ulong)users)
             {
                 store.WriteAsync(batch, default).GetAwaiter().GetResult();
@@ -65,16 +65,4 @@ internal static class Fixtures
         await store.DisposeAsync();
         if (dir is not null && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
     }
-}
-
-/// <summary>Copies every state it is shown into a reused buffer, as a response writer would: no allocation.</summary>
-internal struct CopyingVisitor(ReadState[] buffer) : IReadStateVisitor
-{
-    private readonly ReadState[] _buffer = buffer;
-    public int Count;
-    public long Mentions;
-
-    public void Begin(ulong userVersion, in UserTotals totals) { Count = 0; Mentions = totals.TotalMentions; }
-    public void Parent(in ParentTotal parent) { }
-    public void State(in ReadState state) => _buffer[Count++] = state;
 }

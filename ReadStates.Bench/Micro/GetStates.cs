@@ -5,9 +5,9 @@ using ReadStates.Core;
 namespace ReadStates.Bench.Micro;
 
 /// <summary>
-/// Get all states (with totals) of a resident user who has N states. The engine hands them to a struct
-/// visitor that copies them into a reused buffer; the baselines take a consistent copy under the user's
-/// lock (a new list), which is what a handler must do before it leaves the lock.
+/// Get all states (with totals) of a resident user who has N states. The engine copies them into a
+/// reused snapshot under the shard lock; the baselines take a consistent copy under the user's lock
+/// (a new list), which is what a handler must do before it leaves the lock.
 /// </summary>
 [MemoryDiagnoser]
 public class GetStates : ResidentScenario
@@ -17,22 +17,19 @@ public class GetStates : ResidentScenario
     [Params(10, 100, 1000)]
     public int States { get; set; }
 
-    private ReadState[] _buffer = null!;
+    private readonly UserSnapshot _snapshot = new();
 
     protected override int Users => UserCount;
     protected override int Channels => States;
-
-    protected override void AfterSetup() => _buffer = new ReadState[States];
 
     [Benchmark(Baseline = true, OperationsPerInvoke = UserCount)]
     public long Engine()
     {
         long sum = 0;
-        var visitor = new CopyingVisitor(_buffer);
         for (ulong u = 1; u <= UserCount; u++)
         {
-            if (!EngineUnderTest.TryRead(u, default, ref visitor)) throw new InvalidOperationException("not resident");
-            sum += visitor.Count + visitor.Mentions;
+            if (!EngineUnderTest.TryRead(u, default, _snapshot)) throw new InvalidOperationException("not resident");
+            sum += _snapshot.States.Length + _snapshot.Totals.TotalMentions;
         }
         return sum;
     }

@@ -26,7 +26,7 @@ public class MissLoad
     private LruUserCache _lru = null!;
     private MemoryCacheUserCache _memoryCache = null!;
     private readonly StateBatch _batch = new();
-    private readonly ReadState[] _buffer = new ReadState[Channels];
+    private readonly UserSnapshot _snapshot = new();
     private int _cursor;
 
     [GlobalSetup]
@@ -53,16 +53,15 @@ public class MissLoad
     public async Task<long> Engine()
     {
         long sum = 0;
-        var visitor = new CopyingVisitor(_buffer);
         for (int i = 0; i < Ops; i++)
         {
             ulong u = NextUser();
-            if (!_engine.TryRead(u, default, ref visitor))
+            if (!_engine.TryRead(u, default, _snapshot))
             {
                 await _engine.LoadAsync(u);
-                if (!_engine.TryRead(u, default, ref visitor)) throw new InvalidOperationException("evicted right after load");
+                if (!_engine.TryRead(u, default, _snapshot)) throw new InvalidOperationException("evicted right after load");
             }
-            sum += visitor.Count;
+            sum += _snapshot.States.Length;
         }
         return sum;
     }

@@ -39,7 +39,7 @@ public class StoreBatchWrite
     {
         batch.BeginUser(user, version);
         for (int c = 1; c <= Channels; c++)
-            batch.AddState(new ReadState { ChannelId = (ulong)c, LastMessageId = version, Version = version, MentionBlock = -1 }, 0, 0, default);
+            batch.AddState(new ReadState { ChannelId = (ulong)c, LastMessageId = version, Version = version }, 0, 0, default);
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = BatchUsers)]

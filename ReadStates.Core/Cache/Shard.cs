@@ -1,108 +1,183 @@
-using Microsoft.Extensions.Logging;
-using ReadStates.Core.Memory;
+using System.Diagnostics;
 using ReadStates.Core.Storage;
 
 namespace ReadStates.Core.Cache;
 
 /// <summary>
-/// One shard of the cache: users in a struct array indexed by an open-addressing map, linked in LRU
-/// order, their states in a pooled arena. Every method takes the shard lock for a short, I/O-free
-/// critical section; store loads and writes happen outside it.
+/// One shard of the cache: which users are resident and where. Users live in a struct array found
+/// through an open-addressing <see cref="UserIndex"/>, ordered for eviction by a <see cref="SegmentedLru"/>,
+/// their states in a <see cref="StateArena"/>; the rules of each call are <see cref="StateRules"/>.
+/// Every public method takes the shard lock for a short, I/O-free critical section; store loads and
+/// writes happen outside it.
 /// </summary>
-internal sealed partial class Shard
+internal sealed class Shard
 {
+    // A few batches per shard serve loads and evicted copies, so misses and evictions don't
+    // allocate a batch (several KB) each time.
+    private const int MaxSpareBatches = 4;
+
     private readonly Lock _lock = new();
     private readonly EngineShared _shared;
     private readonly long _capacity;
-    private readonly SlabPool<ReadState> _states;
-    private readonly MentionStore _mentions;
+    private readonly StateArena _arena;
     private readonly UserIndex _index = new();
-    private readonly Dictionary<ulong, EvictedUser> _evicted = [];
+    private readonly SegmentedLru _lru = new();
+    private readonly DirtyQueue _dirty = new();
+    private readonly EvictedUsers _evicted;
     private readonly Dictionary<ulong, Task> _loading = [];
     private readonly Stack<StateBatch> _spareBatches = new();
 
     private UserSlot[] _slots = new UserSlot[64];
     private int _slotHigh;
     private int _freeSlot = -1;
-    private int _head = -1;
-    private int _tail = -1;
     private long _units;
-    private ulong[] _dirty = new ulong[64];
-    private int _dirtyCount;
+    private int _queuedResident;
     private long _loads;
-    private uint _tick;
     private long _evictions;
 
     public Shard(EngineShared shared, long capacity)
     {
         _shared = shared;
         _capacity = capacity;
-        _states = new SlabPool<ReadState>(1, SlabPool<ReadState>.ChunkSize);
-        _mentions = new MentionStore(shared.Options.MentionIdCap);
+        _arena = new StateArena(shared.Options.MentionIdCap);
+        _evicted = new EvictedUsers(shared);
     }
 
-    private EngineOptions Options => _shared.Options;
+    private int MaxStates => _shared.Options.MaxStatesPerUser;
 
-    // ---- slots and LRU -------------------------------------------------------------------------
+    // ---- the calls: lock, make resident, apply the rule, finish --------------------------------------
 
-    private int AllocSlot()
+    public bool TryAck(ulong userId, in AckCommand cmd, out AckResult result)
     {
-        if (_freeSlot >= 0)
+        lock (_lock)
         {
-            int s = _freeSlot;
-            _freeSlot = _slots[s].Next;
-            return s;
+            int slot = Resolve(userId);
+            if (slot < 0) { result = default; return false; }
+            var (stamp, units) = Begin(slot);
+            result = StateRules.Ack(_arena, ref _slots[slot], cmd, MaxStates, ref stamp);
+            Finish(slot, units, stamp);
+            return true;
         }
-        if (_slotHigh == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
-        return _slotHigh++;
     }
 
-    private void PushFront(int slot)
+    public bool TryBulkAck(ulong userId, ReadOnlySpan<AckCommand> cmds, Span<AckResult> results)
     {
-        ref var u = ref _slots[slot];
-        u.Prev = -1;
-        u.Next = _head;
-        if (_head >= 0) _slots[_head].Prev = slot;
-        _head = slot;
-        if (_tail < 0) _tail = slot;
+        lock (_lock)
+        {
+            int slot = Resolve(userId);
+            if (slot < 0) return false;
+            var (stamp, units) = Begin(slot);
+            StateRules.BulkAck(_arena, ref _slots[slot], cmds, results, MaxStates, ref stamp);
+            Finish(slot, units, stamp);
+            return true;
+        }
     }
 
-    private void Unlink(int slot)
+    public bool TryAckParent(ulong userId, ulong parentId, ulong messageId, out int acked)
     {
-        ref var u = ref _slots[slot];
-        if (u.Prev >= 0) _slots[u.Prev].Next = u.Next; else _head = u.Next;
-        if (u.Next >= 0) _slots[u.Next].Prev = u.Prev; else _tail = u.Prev;
+        lock (_lock)
+        {
+            int slot = Resolve(userId);
+            if (slot < 0) { acked = 0; return false; }
+            var (stamp, units) = Begin(slot);
+            acked = StateRules.AckParent(_arena, ref _slots[slot], parentId, messageId, ref stamp);
+            Finish(slot, units, stamp);
+            return true;
+        }
     }
 
-    /// <summary>
-    /// Marks an access. A user promoted to the head within the last eighth of the resident users'
-    /// worth of accesses is still near the head (at most that many users were promoted past it), so it
-    /// is left in place: hot users cost a compare instead of relinking four slots on every call.
-    /// </summary>
-    private void Touch(int slot)
+    public bool TryAckPins(ulong userId, ulong channelId, long timestamp, in StateAttributes attributes, out AckResult result)
     {
-        uint tick = ++_tick;
-        ref var u = ref _slots[slot];
-        if (tick - u.PromotedAt < (uint)Math.Max(2, _index.Count >> 3)) return;
-        u.PromotedAt = tick;
-        if (_head == slot) return;
-        Unlink(slot);
-        PushFront(slot);
+        lock (_lock)
+        {
+            int slot = Resolve(userId);
+            if (slot < 0) { result = default; return false; }
+            var (stamp, units) = Begin(slot);
+            result = StateRules.AckPins(_arena, ref _slots[slot], channelId, timestamp, attributes, MaxStates, ref stamp);
+            Finish(slot, units, stamp);
+            return true;
+        }
     }
+
+    public bool TryAddMention(ulong userId, ulong channelId, ulong messageId, in StateAttributes attributes, out MentionOutcome outcome)
+    {
+        lock (_lock)
+        {
+            int slot = Resolve(userId);
+            if (slot < 0) { outcome = default; return false; }
+            var (stamp, units) = Begin(slot);
+            outcome = StateRules.AddMention(_arena, ref _slots[slot], channelId, messageId, attributes, MaxStates, ref stamp);
+            Finish(slot, units, stamp);
+            return true;
+        }
+    }
+
+    public bool TryRemoveMention(ulong userId, ulong channelId, ulong messageId, out bool removed)
+    {
+        lock (_lock)
+        {
+            int slot = Resolve(userId);
+            if (slot < 0) { removed = false; return false; }
+            var (stamp, units) = Begin(slot);
+            removed = StateRules.RemoveMention(_arena, ref _slots[slot], channelId, messageId, ref stamp);
+            Finish(slot, units, stamp);
+            return true;
+        }
+    }
+
+    public bool TryDelete(ulong userId, ReadOnlySpan<ulong> channelIds, bool all, out int deleted)
+    {
+        lock (_lock)
+        {
+            int slot = Resolve(userId);
+            if (slot < 0) { deleted = 0; return false; }
+            var (stamp, units) = Begin(slot);
+            deleted = StateRules.Delete(_arena, ref _slots[slot], channelIds, all, ref stamp);
+            Finish(slot, units, stamp);
+            return true;
+        }
+    }
+
+    /// <summary>Copies a resident user's states and totals into <paramref name="into"/>; false when it needs a load.</summary>
+    public bool TryRead(ulong userId, ReadOnlySpan<ulong> channelIds, UserSnapshot into)
+    {
+        lock (_lock)
+        {
+            int slot = Resolve(userId);
+            if (slot < 0) return false;
+            UserReader.Read(_arena, _slots[slot], channelIds, into);
+            return true;
+        }
+    }
+
+    private (Stamp Stamp, long Units) Begin(int slot) => (default, _slots[slot].Units);
+
+    /// <summary>After a call: account for grown or shrunk blocks, queue a changed user for write-behind, evict past capacity.</summary>
+    private void Finish(int slot, long unitsBefore, in Stamp stamp)
+    {
+        AssertLocked();
+        _units += _slots[slot].Units - unitsBefore;
+        if (!stamp.Changed) return;
+        MarkDirty(slot);
+        EvictOverCapacity(slot);
+    }
+
+    // ---- residency ---------------------------------------------------------------------------------
 
     /// <summary>The resident slot of a user, reinstating an evicted dirty user from memory; -1 when it needs a store load.</summary>
     private int Resolve(ulong userId)
     {
+        AssertLocked();
         if (_index.TryGet(userId, out int slot))
         {
-            Touch(slot);
+            _lru.Touch(slot);
             return slot;
         }
-        if (_evicted.Count > 0 && _evicted.Remove(userId, out var evicted))
+        if (_evicted.TryTake(userId, out var evicted))
         {
-            _shared.AddBacklog(-evicted.Units);
             slot = InsertUser(userId, evicted.States, evicted.PersistedVersion);
             ReturnBatch(evicted.States);
+            _lru.Touch(slot); // this call is the access that brought it back
             MarkDirty(slot);
             EvictOverCapacity(slot);
             return slot;
@@ -115,67 +190,50 @@ internal sealed partial class Shard
         ref var u = ref _slots[slot];
         if (u.Queued) return;
         u.Queued = true;
-        if (_dirtyCount == _dirty.Length) Array.Resize(ref _dirty, _dirty.Length * 2);
-        _dirty[_dirtyCount++] = u.UserId;
+        _queuedResident++;
+        _dirty.Push(u.UserId);
     }
 
-    private Span<ReadState> StatesOf(in UserSlot u) => u.Count == 0 ? default : _states.Block(u.StatesStart, u.Count);
-
-    // ---- insert and evict ----------------------------------------------------------------------
+    private int AllocSlot()
+    {
+        if (_freeSlot >= 0)
+        {
+            int s = _freeSlot;
+            _freeSlot = _slots[s].NextFree;
+            return s;
+        }
+        if (_slotHigh == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
+        _lru.EnsureCapacity(_slots.Length);
+        return _slotHigh++;
+    }
 
     /// <summary>Makes a user resident from a one-user batch (a store load, or an evicted user's copy).</summary>
     private int InsertUser(ulong userId, StateBatch batch, ulong? persistedVersion)
     {
-        ulong version = 0;
-        ReadOnlySpan<StoredState> stored = default;
+        AssertLocked();
+        Debug.Assert(!_index.TryGet(userId, out _), "user already resident");
+        int slot = AllocSlot();
+        ref var u = ref _slots[slot];
+        u = new UserSlot { UserId = userId, StatesStart = -1, NextFree = -1 };
         if (batch.UserCount > 0)
         {
             var entry = batch.Users[0];
-            version = entry.Version;
-            stored = batch.StatesOf(entry);
+            Debug.Assert(entry.UserId == userId, "batch of another user");
+            u.Version = entry.Version;
+            _arena.Restore(ref u, batch, entry);
         }
-
-        int slot = AllocSlot();
-        ref var u = ref _slots[slot];
-        u = new UserSlot
-        {
-            UserId = userId,
-            Version = version,
-            PersistedVersion = persistedVersion ?? version,
-            StatesStart = -1,
-            Prev = -1,
-            Next = -1,
-        };
-        if (stored.Length > 0)
-        {
-            u.StatesClass = (byte)_states.ClassFor(stored.Length);
-            u.StatesStart = _states.Rent(u.StatesClass);
-            u.Count = stored.Length;
-            var dst = _states.Block(u.StatesStart, stored.Length);
-            bool sorted = true;
-            for (int i = 0; i < stored.Length; i++)
-            {
-                ref readonly var s = ref stored[i];
-                dst[i] = s.State;
-                _mentions.Restore(ref dst[i], batch.MentionsOf(s), s.OverflowCount, s.OverflowMaxId);
-                if (s.IsDeleted) u.Tombstones++;
-                if (i > 0 && dst[i - 1].ChannelId >= dst[i].ChannelId) sorted = false;
-            }
-            if (!sorted) dst.Sort(static (a, b) => a.ChannelId.CompareTo(b.ChannelId));
-        }
+        u.PersistedVersion = persistedVersion ?? u.Version;
         _index.Add(userId, slot);
-        u.PromotedAt = ++_tick;
-        PushFront(slot);
+        _lru.Add(slot);
         _units += u.Units;
         return slot;
     }
 
-    private void EvictOverCapacity(int protectedSlot)
+    private void EvictOverCapacity(int servedSlot)
     {
         while (_units > _capacity)
         {
-            int victim = _tail;
-            if (victim == protectedSlot) victim = _slots[victim].Prev;
+            int victim = _lru.Victim(servedSlot);
             if (victim < 0) return;
             Evict(victim);
         }
@@ -183,36 +241,26 @@ internal sealed partial class Shard
 
     private void Evict(int slot)
     {
+        AssertLocked();
         _evictions++;
         ref var u = ref _slots[slot];
-        var states = StatesOf(u);
         if (u.IsDirty)
         {
             var copy = RentBatch();
             copy.BeginUser(u.UserId, u.Version);
-            foreach (ref readonly var s in states)
-            {
-                var (overflow, maxId) = _mentions.OverflowOf(s);
-                copy.AddState(s, overflow, maxId, _mentions.HeldIds(s));
-            }
-            var evicted = new EvictedUser(u.UserId, copy, u.Version, u.PersistedVersion);
-            _evicted[u.UserId] = evicted;
-            _shared.AddBacklog(evicted.Units);
-            if (_shared.Backlog > Options.MaxBacklogStates / 4) _shared.WakeFlusher?.Invoke();
+            _arena.CopyTo(copy, u, changedAfter: null);
+            _evicted.Add(new EvictedUser(u.UserId, copy, u.Version, u.PersistedVersion));
+            if (_shared.Backlog > _shared.Options.MaxBacklogStates / 4) _shared.WakeFlusher?.Invoke();
         }
-        foreach (ref var s in states) _mentions.Free(ref s);
-        if (u.StatesStart >= 0) _states.Return(u.StatesStart, u.StatesClass);
-        _index.Remove(u.UserId);
-        Unlink(slot);
+        if (u.Queued) _queuedResident--; // its queue entry goes stale and is skipped
         _units -= u.Units;
+        _arena.Release(ref u);
+        _index.Remove(u.UserId);
+        _lru.Remove(slot);
         u = default;
-        u.Next = _freeSlot;
+        u.NextFree = _freeSlot;
         _freeSlot = slot;
     }
-
-    // A few batches per shard serve loads and evicted copies, so misses and evictions don't
-    // allocate a batch (several KB) each time. Callers hold the shard lock.
-    private const int MaxSpareBatches = 4;
 
     private StateBatch RentBatch() => _spareBatches.TryPop(out var batch) ? batch : new StateBatch();
 
@@ -222,7 +270,10 @@ internal sealed partial class Shard
         if (_spareBatches.Count < MaxSpareBatches) _spareBatches.Push(batch);
     }
 
-    // ---- loads ---------------------------------------------------------------------------------
+    [Conditional("DEBUG")]
+    private void AssertLocked() => Debug.Assert(_lock.IsHeldByCurrentThread, "the shard lock must be held");
+
+    // ---- loads -------------------------------------------------------------------------------------
 
     /// <summary>Makes the user resident. Concurrent misses on one user share one store load.</summary>
     public Task LoadAsync(ulong userId, CancellationToken cancellationToken)
@@ -230,7 +281,7 @@ internal sealed partial class Shard
         TaskCompletionSource tcs;
         lock (_lock)
         {
-            if (_index.TryGet(userId, out _) || _evicted.ContainsKey(userId)) return Task.CompletedTask;
+            if (_index.TryGet(userId, out _) || _evicted.Contains(userId)) return Task.CompletedTask;
             if (_loading.TryGetValue(userId, out var pending)) return pending.WaitAsync(cancellationToken);
             tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _loading.Add(userId, tcs.Task);
@@ -264,7 +315,7 @@ internal sealed partial class Shard
             {
                 _loading.Remove(userId);
                 _loads++;
-                if (!_index.TryGet(userId, out _) && !_evicted.ContainsKey(userId))
+                if (!_index.TryGet(userId, out _) && !_evicted.Contains(userId))
                 {
                     int slot = InsertUser(userId, batch, null);
                     EvictOverCapacity(slot);
@@ -279,32 +330,32 @@ internal sealed partial class Shard
         }
     }
 
-    // ---- write-behind --------------------------------------------------------------------------
+    // ---- write-behind ------------------------------------------------------------------------------
 
-    /// <summary>Copies dirty users (resident ones from the dirty queue, then evicted ones) into the batch, up to its user limit.</summary>
-    public void CollectDirty(StateBatch batch, int maxUsers, long cycle)
+    /// <summary>
+    /// Copies dirty users (resident ones from the dirty queue, then evicted ones) into the batch, up to
+    /// its user limit. Returns how many users it added: they are contiguous in the batch.
+    /// </summary>
+    public int CollectDirty(StateBatch batch, int maxUsers, long cycle)
     {
         lock (_lock)
         {
-            while (_dirtyCount > 0 && batch.UserCount < maxUsers)
+            int before = batch.UserCount;
+            while (batch.UserCount < maxUsers && _dirty.TryPop(out ulong userId))
             {
-                ulong userId = _dirty[--_dirtyCount];
                 if (!_index.TryGet(userId, out int slot)) continue;
                 ref var u = ref _slots[slot];
+                if (!u.Queued) continue; // a stale entry: the user was evicted and came back
                 u.Queued = false;
+                _queuedResident--;
                 if (!u.IsDirty) continue;
                 batch.BeginUser(u.UserId, u.Version);
-                foreach (ref readonly var s in StatesOf(u))
-                {
-                    if (s.Version <= u.PersistedVersion) continue;
-                    var (overflow, maxId) = _mentions.OverflowOf(s);
-                    batch.AddState(s, overflow, maxId, _mentions.HeldIds(s));
-                }
+                _arena.CopyTo(batch, u, u.PersistedVersion);
             }
-            if (_evicted.Count == 0) return;
-            foreach (var evicted in _evicted.Values)
+            if (_evicted.Count == 0) return batch.UserCount - before;
+            foreach (var evicted in _evicted.All)
             {
-                if (batch.UserCount >= maxUsers) return;
+                if (batch.UserCount >= maxUsers) break;
                 if (evicted.CollectedInCycle == cycle) continue;
                 evicted.CollectedInCycle = cycle;
                 batch.BeginUser(evicted.UserId, evicted.Version);
@@ -315,74 +366,64 @@ internal sealed partial class Shard
                     batch.AddState(s.State, s.OverflowCount, s.OverflowMaxId, copy.MentionsOf(s));
                 }
             }
+            return batch.UserCount - before;
         }
     }
 
-    /// <summary>The store has the user up to <paramref name="version"/>: advance, drop written tombstones, release evicted copies.</summary>
-    public void MarkPersisted(ulong userId, ulong version)
+    /// <summary>
+    /// The store has these users (all of this shard) up to each entry's version: advance, drop written
+    /// tombstones, release evicted copies. One lock acquisition for the whole run.
+    /// </summary>
+    public void MarkPersisted(ReadOnlySpan<UserEntry> users)
     {
         lock (_lock)
         {
-            if (_index.TryGet(userId, out int slot))
+            foreach (ref readonly var user in users)
             {
-                ref var u = ref _slots[slot];
-                if (version <= u.PersistedVersion) return;
-                u.PersistedVersion = version;
-                if (u.Tombstones > 0) CompactTombstones(ref u);
-                return;
-            }
-            if (_evicted.TryGetValue(userId, out var evicted) && version > evicted.PersistedVersion)
-            {
-                evicted.PersistedVersion = version;
-                if (evicted.Version <= version)
+                if (_index.TryGet(user.UserId, out int slot))
                 {
-                    _evicted.Remove(userId);
-                    _shared.AddBacklog(-evicted.Units);
-                    ReturnBatch(evicted.States);
+                    ref var u = ref _slots[slot];
+                    if (user.Version <= u.PersistedVersion) continue;
+                    u.PersistedVersion = user.Version;
+                    if (u.Tombstones > 0)
+                    {
+                        long before = u.Units;
+                        _arena.CompactTombstones(ref u);
+                        _units += u.Units - before;
+                    }
+                    continue;
+                }
+                if (_evicted.TryGet(user.UserId, out var evicted) && user.Version > evicted.PersistedVersion)
+                {
+                    evicted.PersistedVersion = user.Version;
+                    if (evicted.FullyPersisted && _evicted.TryTake(user.UserId, out _)) ReturnBatch(evicted.States);
                 }
             }
         }
     }
 
-    /// <summary>Puts a still-dirty resident user back in the dirty queue after an abandoned write.</summary>
-    public void Requeue(ulong userId)
+    /// <summary>Puts still-dirty resident users back in the dirty queue after an abandoned write.</summary>
+    public void Requeue(ReadOnlySpan<UserEntry> users)
     {
         lock (_lock)
         {
-            if (_index.TryGet(userId, out int slot) && _slots[slot].IsDirty) MarkDirty(slot);
+            foreach (ref readonly var user in users)
+                if (_index.TryGet(user.UserId, out int slot) && _slots[slot].IsDirty) MarkDirty(slot);
         }
-    }
-
-    private void CompactTombstones(ref UserSlot u)
-    {
-        long before = u.Units;
-        var states = StatesOf(u);
-        int kept = 0;
-        for (int i = 0; i < states.Length; i++)
-        {
-            if (states[i].IsDeleted && states[i].Version <= u.PersistedVersion) continue;
-            states[kept++] = states[i];
-        }
-        u.Tombstones -= states.Length - kept;
-        u.Count = kept;
-        if (kept == 0 && u.StatesStart >= 0)
-        {
-            _states.Return(u.StatesStart, u.StatesClass);
-            u.StatesStart = -1;
-        }
-        _units += u.Units - before;
     }
 
     public ShardStats GetStats()
     {
         lock (_lock)
         {
-            return new ShardStats(_index.Count, _units, _evicted.Count, _dirtyCount,
-                _states.ReservedElements, _states.RentedElements, _mentions.ReservedWords, _loads, _evictions);
+            return new ShardStats(_index.Count, _units, _evicted.Count, _queuedResident,
+                _arena.ReservedCells, _arena.RentedCells, _arena.Mentions.ReservedWords, _loads, _evictions,
+                _arena.Mentions.Overflowed, _lru.ProtectedCount);
         }
     }
 }
 
 internal readonly record struct ShardStats(
     int ResidentUsers, long ResidentUnits, int EvictedDirtyUsers, int QueuedDirtyUsers,
-    long ReservedStates, long RentedStates, long ReservedMentionWords, long Loads, long Evictions);
+    long ReservedStates, long RentedStates, long ReservedMentionWords, long Loads, long Evictions,
+    long MentionOverflows, int ProtectedUsers);

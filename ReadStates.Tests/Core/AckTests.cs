@@ -190,13 +190,13 @@ public sealed class AckTests : IAsyncLifetime
     {
         for (ulong c = 1; c <= 50; c++) await _engine.Ack(1, c, 100);
         var before = await _engine.GetAsync(1);
-        var ex = await Assert.ThrowsAsync<LimitExceededException>(async () => await _engine.Ack(1, 51, 100));
-        Assert.Equal("channel_id", ex.Field);
+        var ex = await Assert.ThrowsAsync<StateLimitException>(async () => await _engine.Ack(1, 51, 100));
+        Assert.Equal((-1, 51, 50), (ex.EntryIndex, ex.States, ex.Limit));
         await _engine.Ack(1, 50, 200); // existing states still update
 
         var cmds = new[] { new AckCommand { ChannelId = 1, MessageId = 500 }, new AckCommand { ChannelId = 52, MessageId = 1 } };
-        var bulk = await Assert.ThrowsAsync<LimitExceededException>(async () => await _engine.BulkAckAsync(1, cmds, new AckResult[2]));
-        Assert.Equal("entries", bulk.Field);
+        var bulk = await Assert.ThrowsAsync<StateLimitException>(async () => await _engine.BulkAckAsync(1, cmds, new AckResult[2]));
+        Assert.Equal(1, bulk.EntryIndex); // the second entry is the new channel that passes the limit
         var after = await _engine.GetAsync(1);
         Assert.Equal(50, after.States.Count);
         Assert.Equal(100UL, after.States[0].LastMessageId); // the bulk's first entry was not applied

@@ -4,16 +4,6 @@ namespace ReadStates.Tests.Core;
 
 public sealed class AllocationTests
 {
-    private struct CountingVisitor : IReadStateVisitor
-    {
-        public long Mentions;
-        public int States;
-
-        public void Begin(ulong userVersion, in UserTotals totals) => Mentions += totals.TotalMentions;
-        public void Parent(in ParentTotal parent) { }
-        public void State(in ReadState state) => States++;
-    }
-
     [Fact]
     public async Task ResidentHotPath_AllocatesNothing()
     {
@@ -31,7 +21,8 @@ public sealed class AllocationTests
         var bulk = new AckCommand[10];
         var results = new AckResult[10];
         ulong[] someChannels = [3, 1, 7];
-        var visitor = new CountingVisitor();
+        var snapshot = new UserSnapshot();
+        long statesRead = 0;
 
         void Round(ulong m)
         {
@@ -41,8 +32,10 @@ public sealed class AllocationTests
                 Assert.True(ack.IsCompletedSuccessfully);
                 for (int i = 0; i < bulk.Length; i++) bulk[i] = new AckCommand { ChannelId = (ulong)i + 1, MessageId = m };
                 Assert.True(engine.BulkAckAsync(u, bulk, results).IsCompletedSuccessfully);
-                Assert.True(engine.TryRead(u, default, ref visitor));
-                Assert.True(engine.TryRead(u, someChannels, ref visitor));
+                Assert.True(engine.TryRead(u, default, snapshot));
+                statesRead += snapshot.States.Length;
+                Assert.True(engine.TryRead(u, someChannels, snapshot));
+                statesRead += snapshot.States.Length;
             }
             Assert.True(engine.AddMentionsAsync(5, m + 1, fanOut, default, null).IsCompletedSuccessfully);
             Assert.True(engine.AddMentionsAsync(6, m + 2, fanOut, default, null).IsCompletedSuccessfully);
@@ -62,8 +55,8 @@ public sealed class AllocationTests
         }
 
         Assert.True(allocated == 0, $"allocated {allocated} bytes");
-        Assert.True(visitor.States > 0);
-        Assert.True(engine.TryRead(1, default, ref visitor));
-        Assert.True(visitor.Mentions > 0, "the fan-outs counted mentions");
+        Assert.True(statesRead > 0);
+        Assert.True(engine.TryRead(1, default, snapshot));
+        Assert.True(snapshot.Totals.TotalMentions > 0, "the fan-outs counted mentions");
     }
 }

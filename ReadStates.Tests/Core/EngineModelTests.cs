@@ -62,7 +62,7 @@ public abstract class EngineModelTestsBase
                     var applied = new List<bool>();
                     bool ok = model.BulkAck(u, [cmd], applied);
                     if (ok) Assert.Equal(applied[0], (await engine.AckAsync(u, cmd)).Applied);
-                    else await Assert.ThrowsAsync<LimitExceededException>(async () => await engine.AckAsync(u, cmd));
+                    else await Assert.ThrowsAsync<StateLimitException>(async () => await engine.AckAsync(u, cmd));
                 }
                 else if (op < 33)
                 {
@@ -78,7 +78,7 @@ public abstract class EngineModelTestsBase
                     }
                     else
                     {
-                        await Assert.ThrowsAsync<LimitExceededException>(async () => await engine.BulkAckAsync(u, cmds, results));
+                        await Assert.ThrowsAsync<StateLimitException>(async () => await engine.BulkAckAsync(u, cmds, results));
                     }
                 }
                 else if (op < 37)
@@ -92,7 +92,7 @@ public abstract class EngineModelTestsBase
                     long ts = rng.Next(1, 1000);
                     var a = A();
                     if (model.AckPins(u, c, ts, a)) await engine.AckPinsAsync(u, c, ts, a);
-                    else await Assert.ThrowsAsync<LimitExceededException>(async () => await engine.AckPinsAsync(u, c, ts, a));
+                    else await Assert.ThrowsAsync<StateLimitException>(async () => await engine.AckPinsAsync(u, c, ts, a));
                 }
                 else if (op < 63)
                 {

@@ -30,9 +30,9 @@ internal static class EngineTestKit
 
     public static async Task<Snapshot> GetAsync(this ReadStateEngine e, ulong user, params ulong[] channels)
     {
-        var v = new Snapshot();
-        await e.ReadAsync(user, channels, v);
-        return v;
+        var copy = new UserSnapshot();
+        await e.ReadAsync(user, channels, copy);
+        return new Snapshot(copy);
     }
 
     public static async Task<ReadState?> StateAsync(this ReadStateEngine e, ulong user, ulong channel)
@@ -42,20 +42,11 @@ internal static class EngineTestKit
     }
 }
 
-/// <summary>A visitor that copies what it sees.</summary>
-internal sealed class Snapshot : IReadStateVisitor
+/// <summary>What a read returned, as lists that tests can compare.</summary>
+internal sealed class Snapshot(UserSnapshot copy)
 {
-    public ulong Version;
-    public UserTotals Totals;
-    public List<ParentTotal> Parents { get; } = [];
-    public List<ReadState> States { get; } = [];
-
-    public void Begin(ulong userVersion, in UserTotals totals)
-    {
-        Version = userVersion;
-        Totals = totals;
-    }
-
-    public void Parent(in ParentTotal parent) => Parents.Add(parent);
-    public void State(in ReadState state) => States.Add(state);
+    public ulong Version { get; } = copy.Version;
+    public UserTotals Totals { get; } = copy.Totals;
+    public List<ParentTotal> Parents { get; } = [.. copy.Parents.ToArray()];
+    public List<ReadState> States { get; } = [.. copy.States.ToArray()];
 }

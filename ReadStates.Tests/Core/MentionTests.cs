@@ -86,8 +86,12 @@ public sealed class MentionTests : IAsyncLifetime
         await using (var engine = EngineTestKit.Create(store, options))
         {
             for (ulong m = 1; m <= 10; m++) await engine.Mention(10, 100 + m, 1);
-            // Push user 1 out of the cache.
-            for (ulong u = 2; u <= 80; u++) await engine.Ack(u, 10, 5);
+            // Push user 1 out of the cache: users seen twice outrank it (a one-pass scan would not).
+            for (ulong u = 2; u <= 80; u++)
+            {
+                await engine.Ack(u, 10, 5);
+                await engine.Ack(u, 10, 6);
+            }
             await engine.FlushAsync();
             Assert.Equal(1, store.StoredCount(1)); // the evicted dirty user was handed to write-behind
             int loads = store.Loads;

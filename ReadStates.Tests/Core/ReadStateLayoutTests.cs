@@ -6,7 +6,7 @@ namespace ReadStates.Tests.Core;
 public sealed class ReadStateLayoutTests
 {
     [Fact]
-    public void ReadState_Is48Bytes() => Assert.Equal(48, Unsafe.SizeOf<ReadState>());
+    public void ReadState_Is44Bytes_AndTheCacheCell48() => Assert.Equal((44, 48), (Unsafe.SizeOf<ReadState>(), Unsafe.SizeOf<ReadStates.Core.Cache.CachedState>()));
 
     [Fact]
     public void PackedFields_RoundTrip_WithoutDisturbingEachOther()

@@ -193,7 +193,8 @@ public sealed class ReadStatesServiceTests : IAsyncLifetime
         var ex = await Assert.ThrowsAsync<RpcException>(() => Client.BulkAckAsync(bulk).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.Equal("entries", ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.Single().Field);
+        // The entry that would pass the limit is named: the third new channel.
+        Assert.Equal("entries[3].channel_id", ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.Single().Field);
         Assert.Equal(before, await Client.GetAsync(new GetRequest { UserId = user }));
     }
 }

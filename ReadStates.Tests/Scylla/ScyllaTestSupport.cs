@@ -39,7 +39,6 @@ internal static class ScyllaTestSupport
         LastPinTimestamp = pin,
         LastViewed = viewed,
         Version = version,
-        MentionBlock = -1,
     };
 
     public static ReadState Deleted(ulong channel, ulong version)

@@ -47,13 +47,17 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
         }
     }
 
+    /// <summary>The request field that would pass the states limit: the channel of a single call, or the entry of a bulk one.</summary>
+    private static string LimitField(StateLimitException limit) =>
+        limit.EntryIndex >= 0 ? $"entries[{limit.EntryIndex}].channel_id" : "channel_id";
+
     private Exception Map(Exception ex, ServerCallContext context)
     {
         switch (ex)
         {
-            case LimitExceededException limit:
+            case StateLimitException limit:
                 ApiLog.Rejected(logger, context.Method, limit.Message);
-                return RpcErrors.InvalidArgument(limit.Field, limit.Message);
+                return RpcErrors.InvalidArgument(LimitField(limit), limit.Message);
             case BackpressureException shed:
                 var code = shed.StoreDown ? Code.Unavailable : Code.ResourceExhausted;
                 ApiLog.Shed(logger, context.Method, code.ToString(), shed.Message);

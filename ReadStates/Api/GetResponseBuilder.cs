@@ -1,24 +1,39 @@
-using ReadStates.Core;
+using Microsoft.Extensions.ObjectPool;
 using ReadStates.Api.V1;
+using ReadStates.Core;
 
 namespace ReadStates.Api;
 
-/// <summary>Turns the engine's read of one user into a <see cref="GetResponse"/>; runs under the shard lock, so it only copies.</summary>
-internal sealed class GetResponseBuilder : IReadStateVisitor
+/// <summary>
+/// Builds a <see cref="GetResponse"/> from a <see cref="UserSnapshot"/>: the engine copies a user's states
+/// under the shard lock, the protobuf objects are made here, after the lock is released.
+/// </summary>
+internal static class GetResponseBuilder
 {
-    public GetResponse Response { get; } = new();
-
-    public void Begin(ulong userVersion, in UserTotals totals)
+    public static GetResponse From(UserSnapshot snapshot)
     {
-        // A retried read (the user was evicted between load and read) starts over.
-        Response.States.Clear();
-        Response.Parents.Clear();
-        Response.Version = userVersion;
-        Response.TotalMentions = (ulong)Math.Max(0, totals.TotalMentions);
-        Response.ChannelsWithMentions = (uint)Math.Max(0, totals.ChannelsWithMentions);
+        var totals = snapshot.Totals;
+        var response = new GetResponse
+        {
+            Version = snapshot.Version,
+            TotalMentions = (ulong)Math.Max(0, totals.TotalMentions),
+            ChannelsWithMentions = (uint)Math.Max(0, totals.ChannelsWithMentions),
+        };
+        foreach (ref readonly var parent in snapshot.Parents) response.Parents.Add(ProtoMapper.ToProto(parent));
+        foreach (ref readonly var state in snapshot.States) response.States.Add(ProtoMapper.ToProto(state));
+        return response;
     }
+}
 
-    public void Parent(in ParentTotal parent) => Response.Parents.Add(ProtoMapper.ToProto(parent));
+/// <summary>Reuses snapshots across Get calls; one that grew for a very large user is dropped rather than kept.</summary>
+internal sealed class UserSnapshotPool() : DefaultObjectPool<UserSnapshot>(new Policy(), Environment.ProcessorCount * 4)
+{
+    private const int MaxKeptCapacity = 4096;
 
-    public void State(in ReadStates.Core.ReadState state) => Response.States.Add(ProtoMapper.ToProto(state));
+    private sealed class Policy : IPooledObjectPolicy<UserSnapshot>
+    {
+        public UserSnapshot Create() => new();
+
+        public bool Return(UserSnapshot obj) => obj.Capacity <= MaxKeptCapacity;
+    }
 }

@@ -9,7 +9,7 @@ namespace ReadStates.Api;
 /// The gRPC edge: validate, map, call the engine, map back. Engine errors become statuses in
 /// <see cref="EngineErrorInterceptor"/>.
 /// </summary>
-internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits) : V1.ReadStates.ReadStatesBase
+internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits, UserSnapshotPool snapshots) : V1.ReadStates.ReadStatesBase
 {
     public override async Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
     {
@@ -92,16 +92,17 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
     public override async Task<GetResponse> Get(GetRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
-        var builder = new GetResponseBuilder();
+        var snapshot = snapshots.Get();
         var channels = Rent(request.ChannelIds, out int n);
         try
         {
-            await engine.ReadAsync(request.UserId, channels.AsMemory(0, n), builder, context.CancellationToken).ConfigureAwait(false);
-            return builder.Response;
+            await engine.ReadAsync(request.UserId, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
+            return GetResponseBuilder.From(snapshot);
         }
         finally
         {
             ArrayPool<ulong>.Shared.Return(channels);
+            snapshots.Return(snapshot);
         }
     }
 

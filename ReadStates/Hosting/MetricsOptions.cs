@@ -20,9 +20,9 @@ public sealed class MetricsOptions
         var errors = new List<string>();
         if (!Enabled) return errors;
         if (string.IsNullOrWhiteSpace(Host))
-            errors.Add("Metrics:Host must name an interface (e.g. 127.0.0.1 or 0.0.0.0).");
+            errors.Add("Host must name an interface (e.g. 127.0.0.1 or 0.0.0.0).");
         if (Port is < 1 or > 65535)
-            errors.Add($"Metrics:Port must be between 1 and 65535; got {Port}.");
+            errors.Add($"Port must be between 1 and 65535; got {Port}.");
         return errors;
     }
 }

@@ -186,6 +186,7 @@ public static class ReadStatesHost
         services.Configure<HostOptions>(o => o.ShutdownTimeout = flushTimeout + TimeSpan.FromSeconds(15));
 
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToLimits());
+        services.AddSingleton<UserSnapshotPool>();
         services.AddSingleton(CreateStore);
         services.AddSingleton(sp => new ReadStateEngine(
             sp.GetRequiredService<IOptions<EngineOptions>>().Value,
@@ -254,6 +255,6 @@ public static class ReadStatesHost
         services.AddOptions<TOptions>()
             .Bind(config.GetSection(section), b => b.ErrorOnUnknownConfiguration = true)
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<TOptions>>(new OptionsValidator<TOptions>(validate));
+        services.AddSingleton<IValidateOptions<TOptions>>(new OptionsValidator<TOptions>(section, validate));
     }
 }

@@ -31,6 +31,6 @@ public sealed class ServiceOptions
     private static void Check(List<string> errors, string name, int value)
     {
         if (value < 1 || value > MaxLimit)
-            errors.Add($"Service:{name} must be between 1 and {MaxLimit}; got {value}.");
+            errors.Add($"{name} must be between 1 and {MaxLimit}; got {value}.");
     }
 }

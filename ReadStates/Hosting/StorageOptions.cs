@@ -27,9 +27,9 @@ public sealed class StorageOptions
     {
         var errors = new List<string>();
         if (IsRocksDb)
-            errors.AddRange(RocksDb.Validate());
+            errors.AddRange(RocksDb.Validate().Select(e => "RocksDb:" + e));
         else if (!IsScylla)
-            errors.Add($"Storage:Kind must be '{RocksDbKind}' or '{ScyllaKind}'; got '{Kind}'.");
+            errors.Add($"Kind must be '{RocksDbKind}' or '{ScyllaKind}'; got '{Kind}'.");
         return errors;
     }
 }

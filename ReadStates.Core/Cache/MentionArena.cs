@@ -1,21 +1,25 @@
+using System.Diagnostics;
 using ReadStates.Core.Memory;
 
 namespace ReadStates.Core.Cache;
 
 /// <summary>
-/// The ids of the unread mentions each read state counts, in pooled blocks of ulongs:
+/// The ids of the unread mentions each cached state counts, in pooled blocks of ulongs:
 /// word 0 = size class (8 bits) | held count (24 bits) | overflow count (32 bits); word 1 = largest
 /// overflowed id; then the held ids, ascending. Up to the cap every mention is exact and idempotent.
 /// Past the cap the smallest held id moves to the overflow count: still counted, and cleared exactly
 /// by an ack at or above the largest overflowed id, but a retried overflowed mention may count twice.
+/// WARNING: runs under the shard lock (not thread-safe): copy and compute only, never allocate per
+/// call or call out.
 /// </summary>
-internal sealed class MentionStore
+internal sealed class MentionArena
 {
     private const int Header = 2;
     private readonly SlabPool<ulong> _pool;
     private readonly int _cap;
+    private long _overflowed;
 
-    public MentionStore(int cap)
+    public MentionArena(int cap)
     {
         _cap = cap;
         // Doubling classes: a state collecting mentions one by one re-rents its block log2(n) times, not n.
@@ -25,16 +29,20 @@ internal sealed class MentionStore
     public long RentedWords => _pool.RentedElements;
     public long ReservedWords => _pool.ReservedElements;
 
+    /// <summary>Mentions counted past the id cap (no longer exactly deduplicated), since start.</summary>
+    public long Overflowed => _overflowed;
+
     private static int Held(ulong header) => (int)((header >> 8) & 0xFFFFFF);
     private static int Overflow(ulong header) => (int)(header >> 32);
     private static int SizeClass(ulong header) => (int)(header & 0xFF);
     private static ulong Pack(int sizeClass, int held, int overflow) => (uint)sizeClass | ((ulong)(uint)held << 8) | ((ulong)(uint)overflow << 32);
 
     /// <summary>Counts <paramref name="id"/> if it is above the read position and not counted yet.</summary>
-    public bool Add(ref ReadState s, ulong id)
+    public bool Add(ref CachedState c, ulong id)
     {
+        ref var s = ref c.State;
         if (id <= s.LastMessageId) return false;
-        if (s.MentionBlock < 0)
+        if (!c.HasMentionBlock)
         {
             int cls = _pool.ClassFor(Header + 1);
             int start = _pool.Rent(cls);
@@ -42,14 +50,15 @@ internal sealed class MentionStore
             b[0] = Pack(cls, 1, 0);
             b[1] = 0;
             b[2] = id;
-            s.MentionBlock = start;
+            c.SetMentionBlock(start);
             s.MentionCount = 1;
             return true;
         }
 
-        ulong header = _pool.At(s.MentionBlock);
+        int block = c.MentionBlock;
+        ulong header = _pool.At(block);
         int held = Held(header), overflow = Overflow(header), sizeClass = SizeClass(header);
-        var ids = _pool.Block(s.MentionBlock + Header, held);
+        var ids = _pool.Block(block + Header, held);
         int pos = ids.BinarySearch(id);
         if (pos >= 0) return false;
         int ins = ~pos;
@@ -60,12 +69,13 @@ internal sealed class MentionStore
             {
                 int newClass = _pool.ClassFor(Header + held + 1);
                 int newStart = _pool.Rent(newClass);
-                _pool.Block(s.MentionBlock, Header + held).CopyTo(_pool.Block(newStart, Header + held));
-                _pool.Return(s.MentionBlock, sizeClass);
-                s.MentionBlock = newStart;
+                _pool.Block(block, Header + held).CopyTo(_pool.Block(newStart, Header + held));
+                _pool.Return(block, sizeClass);
+                block = newStart;
+                c.SetMentionBlock(block);
                 sizeClass = newClass;
             }
-            var grown = _pool.Block(s.MentionBlock + Header, held + 1);
+            var grown = _pool.Block(block + Header, held + 1);
             grown[ins..held].CopyTo(grown[(ins + 1)..]);
             grown[ins] = id;
             held++;
@@ -73,8 +83,9 @@ internal sealed class MentionStore
         else
         {
             // Full: the smallest id (or the new one, if smaller still) is counted without being kept.
-            ref ulong maxOverflow = ref _pool.At(s.MentionBlock + 1);
+            ref ulong maxOverflow = ref _pool.At(block + 1);
             overflow++;
+            _overflowed++;
             if (ins == 0)
             {
                 if (id > maxOverflow) maxOverflow = id;
@@ -87,25 +98,26 @@ internal sealed class MentionStore
             }
         }
 
-        _pool.At(s.MentionBlock) = Pack(sizeClass, held, overflow);
+        _pool.At(block) = Pack(sizeClass, held, overflow);
         s.MentionCount = held + overflow;
         return true;
     }
 
     /// <summary>Uncounts <paramref name="id"/>: exact for held ids, best effort for overflowed ones.</summary>
-    public bool Remove(ref ReadState s, ulong id)
+    public bool Remove(ref CachedState c, ulong id)
     {
-        if (s.MentionBlock < 0) return false;
-        ulong header = _pool.At(s.MentionBlock);
+        if (!c.HasMentionBlock) return false;
+        int block = c.MentionBlock;
+        ulong header = _pool.At(block);
         int held = Held(header), overflow = Overflow(header), sizeClass = SizeClass(header);
-        var ids = _pool.Block(s.MentionBlock + Header, held);
+        var ids = _pool.Block(block + Header, held);
         int pos = ids.BinarySearch(id);
         if (pos >= 0)
         {
             ids[(pos + 1)..].CopyTo(ids[pos..]);
             held--;
         }
-        else if (overflow > 0 && id > s.LastMessageId && id <= _pool.At(s.MentionBlock + 1))
+        else if (overflow > 0 && id > c.State.LastMessageId && id <= _pool.At(block + 1))
         {
             overflow--;
         }
@@ -113,17 +125,18 @@ internal sealed class MentionStore
         {
             return false;
         }
-        Store(ref s, sizeClass, held, overflow);
+        Store(ref c, sizeClass, held, overflow);
         return true;
     }
 
     /// <summary>Drops every counted mention at or below the new read position.</summary>
-    public void AckTo(ref ReadState s, ulong position)
+    public void AckTo(ref CachedState c, ulong position)
     {
-        if (s.MentionBlock < 0) return;
-        ulong header = _pool.At(s.MentionBlock);
+        if (!c.HasMentionBlock) return;
+        int block = c.MentionBlock;
+        ulong header = _pool.At(block);
         int held = Held(header), overflow = Overflow(header), sizeClass = SizeClass(header);
-        var ids = _pool.Block(s.MentionBlock + Header, held);
+        var ids = _pool.Block(block + Header, held);
         int pos = ids.BinarySearch(position);
         int firstAbove = pos >= 0 ? pos + 1 : ~pos;
         if (firstAbove > 0)
@@ -131,28 +144,29 @@ internal sealed class MentionStore
             ids[firstAbove..].CopyTo(ids);
             held -= firstAbove;
         }
-        if (overflow > 0 && position >= _pool.At(s.MentionBlock + 1)) overflow = 0;
-        Store(ref s, sizeClass, held, overflow);
+        if (overflow > 0 && position >= _pool.At(block + 1)) overflow = 0;
+        Store(ref c, sizeClass, held, overflow);
     }
 
-    public void Free(ref ReadState s)
+    public void Free(ref CachedState c)
     {
-        if (s.MentionBlock >= 0) _pool.Return(s.MentionBlock, SizeClass(_pool.At(s.MentionBlock)));
-        s.MentionBlock = -1;
-        s.MentionCount = 0;
+        if (c.HasMentionBlock) _pool.Return(c.MentionBlock, SizeClass(_pool.At(c.MentionBlock)));
+        c.ClearMentionBlock();
+        c.State.MentionCount = 0;
     }
 
-    public ReadOnlySpan<ulong> HeldIds(in ReadState s) =>
-        s.MentionBlock < 0 ? default : _pool.Block(s.MentionBlock + Header, Held(_pool.At(s.MentionBlock)));
+    public ReadOnlySpan<ulong> HeldIds(in CachedState c) =>
+        c.HasMentionBlock ? _pool.Block(c.MentionBlock + Header, Held(_pool.At(c.MentionBlock))) : default;
 
-    public (int Count, ulong MaxId) OverflowOf(in ReadState s) =>
-        s.MentionBlock < 0 ? (0, 0) : (Overflow(_pool.At(s.MentionBlock)), _pool.At(s.MentionBlock + 1));
+    public (int Count, ulong MaxId) OverflowOf(in CachedState c) =>
+        c.HasMentionBlock ? (Overflow(_pool.At(c.MentionBlock)), _pool.At(c.MentionBlock + 1)) : (0, 0);
 
     /// <summary>Rebuilds a block from stored ids (ascending, above the position) and overflow.</summary>
-    public void Restore(ref ReadState s, ReadOnlySpan<ulong> ids, int overflow, ulong overflowMaxId)
+    public void Restore(ref CachedState c, ReadOnlySpan<ulong> ids, int overflow, ulong overflowMaxId)
     {
-        s.MentionBlock = -1;
-        s.MentionCount = 0;
+        Debug.Assert(!c.HasMentionBlock, "restoring over a live block would leak it");
+        c.ClearMentionBlock();
+        c.State.MentionCount = 0;
         int held = Math.Min(ids.Length, _cap);
         // A lowered cap since the write: the excess smallest ids become overflow.
         if (ids.Length > held)
@@ -167,21 +181,22 @@ internal sealed class MentionStore
         _pool.At(start) = Pack(cls, held, overflow);
         _pool.At(start + 1) = overflow > 0 ? overflowMaxId : 0;
         ids.CopyTo(_pool.Block(start + Header, held));
-        s.MentionBlock = start;
-        s.MentionCount = held + overflow;
+        c.SetMentionBlock(start);
+        c.State.MentionCount = held + overflow;
     }
 
-    private void Store(ref ReadState s, int sizeClass, int held, int overflow)
+    private void Store(ref CachedState c, int sizeClass, int held, int overflow)
     {
+        int block = c.MentionBlock;
         if (held == 0 && overflow == 0)
         {
-            _pool.Return(s.MentionBlock, sizeClass);
-            s.MentionBlock = -1;
-            s.MentionCount = 0;
+            _pool.Return(block, sizeClass);
+            c.ClearMentionBlock();
+            c.State.MentionCount = 0;
             return;
         }
-        _pool.At(s.MentionBlock) = Pack(sizeClass, held, overflow);
-        if (overflow == 0) _pool.At(s.MentionBlock + 1) = 0;
-        s.MentionCount = held + overflow;
+        _pool.At(block) = Pack(sizeClass, held, overflow);
+        if (overflow == 0) _pool.At(block + 1) = 0;
+        c.State.MentionCount = held + overflow;
     }
 }

@@ -1,0 +1,134 @@
+using ReadStates.Core;
+using ReadStates.Core.Cache;
+
+namespace ReadStates.Tests.Core;
+
+/// <summary>The eviction policy on its own, then through the engine.</summary>
+public sealed class SegmentedLruTests
+{
+    [Fact]
+    public void NewUsers_AreEvictedOldestFirst_WhileNoneCameBack()
+    {
+        var lru = new SegmentedLru();
+        lru.EnsureCapacity(8);
+        for (int s = 0; s < 5; s++) lru.Add(s);
+        Assert.Equal(0, lru.Victim(spare: -1));
+        Assert.Equal(1, lru.Victim(spare: 0)); // the user being served is never the victim
+        lru.Remove(0);
+        Assert.Equal(1, lru.Victim(spare: -1));
+        Assert.Equal(0, lru.ProtectedCount);
+    }
+
+    [Fact]
+    public void TheAccessThatMadeAUserResident_CountsOnce_TheNextPromotesIt()
+    {
+        var lru = new SegmentedLru();
+        lru.EnsureCapacity(8);
+        lru.Add(0);
+        lru.Add(1);
+        lru.Touch(0); // the call that loaded it
+        Assert.False(lru.IsProtected(0));
+        Assert.Equal(0, lru.Victim(spare: -1));
+        lru.Touch(0); // it came back
+        Assert.True(lru.IsProtected(0));
+        Assert.Equal(1, lru.Victim(spare: -1)); // probation goes first
+    }
+
+    [Fact]
+    public void Protected_KeepsAtMostItsShare_SpillingItsOldestBackToProbation()
+    {
+        var lru = new SegmentedLru();
+        lru.EnsureCapacity(16);
+        for (int s = 0; s < 10; s++)
+        {
+            lru.Add(s);
+            lru.Touch(s);
+            lru.Touch(s);
+        }
+        Assert.Equal((int)(10 * SegmentedLru.ProtectedShare), lru.ProtectedCount);
+        // The first users promoted were spilled: they are in probation again, the next victims.
+        Assert.False(lru.IsProtected(0));
+        Assert.False(lru.IsProtected(1));
+        Assert.True(lru.IsProtected(9));
+        int victim = lru.Victim(spare: -1);
+        Assert.True(victim is 0 or 1, $"victim {victim}");
+    }
+
+    [Fact]
+    public void AHotUser_SurvivesAOnePassScanOfColdUsers()
+    {
+        var lru = new SegmentedLru();
+        const int capacity = 100;
+        lru.EnsureCapacity(capacity + 1);
+        var resident = new HashSet<int>();
+        int nextSlot = 0;
+        var free = new Stack<int>();
+        int hot = Admit();
+        lru.Touch(hot);
+        lru.Touch(hot); // seen twice: protected
+        for (int i = 0; i < 20 * capacity; i++)
+        {
+            int cold = Admit();
+            lru.Touch(cold); // a cold user is seen once
+        }
+        Assert.Contains(hot, resident);
+
+        int Admit()
+        {
+            if (resident.Count == capacity)
+            {
+                int victim = lru.Victim(spare: -1);
+                lru.Remove(victim);
+                resident.Remove(victim);
+                free.Push(victim);
+            }
+            int slot = free.Count > 0 ? free.Pop() : nextSlot++;
+            lru.Add(slot);
+            resident.Add(slot);
+            return slot;
+        }
+    }
+
+    [Fact]
+    public async Task ThroughTheEngine_HotUsersStayResident_WhileAScanStreamsPast()
+    {
+        var store = new MemoryStore();
+        var options = EngineTestKit.SmallOptions(capacity: 200, shards: 1);
+        await using var engine = EngineTestKit.Create(store, options);
+        // Twenty hot users, each seen several times.
+        for (int round = 0; round < 3; round++)
+            for (ulong u = 1; u <= 20; u++) await engine.Ack(u, 1, (ulong)(10 + round));
+        // A backfill walks 2,000 other users once: ten times the cache.
+        for (ulong u = 1000; u < 3000; u++) await engine.Ack(u, 1, 1);
+        int loadsBefore = store.Loads;
+        for (ulong u = 1; u <= 20; u++) await engine.Ack(u, 1, 100);
+        Assert.Equal(loadsBefore, store.Loads); // no hot user had to be reloaded
+        Assert.True(engine.GetStats().Evictions >= 1800, "the scan did overflow the cache");
+    }
+
+    [Fact]
+    public void InsideProtected_ARecentlyPromotedUser_IsNotRelinked_AnOlderOneIs()
+    {
+        var lru = new SegmentedLru();
+        lru.EnsureCapacity(64);
+        for (int s = 0; s < 40; s++)
+        {
+            lru.Add(s);
+            lru.Touch(s);
+            lru.Touch(s);
+        }
+        // 32 protected; slot 39 was promoted last, and touching it again right away keeps it where it is.
+        lru.Touch(39);
+        Assert.True(lru.IsProtected(39));
+        // The oldest protected user, touched now, moves to the head: it is no longer the next to spill.
+        int oldestProtected = Enumerable.Range(0, 40).First(lru.IsProtected);
+        lru.Touch(oldestProtected);
+        for (int s = 40; s < 44; s++)
+        {
+            lru.Add(s);
+            lru.Touch(s);
+            lru.Touch(s);
+        }
+        Assert.True(lru.IsProtected(oldestProtected));
+    }
+}
