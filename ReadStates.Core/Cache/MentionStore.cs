@@ -25,6 +25,9 @@ internal sealed class MentionStore
     public long RentedWords => _pool.RentedElements;
     public long ReservedWords => _pool.ReservedElements;
 
+    /// <summary>Mentions counted past the cap (not deduplicated); a metric. Written under the shard lock.</summary>
+    public long Overflows { get; private set; }
+
     private static int Held(ulong header) => (int)((header >> 8) & 0xFFFFFF);
     private static int Overflow(ulong header) => (int)(header >> 32);
     private static int SizeClass(ulong header) => (int)(header & 0xFF);
@@ -75,6 +78,7 @@ internal sealed class MentionStore
             // Full: the smallest id (or the new one, if smaller still) is counted without being kept.
             ref ulong maxOverflow = ref _pool.At(s.MentionBlock + 1);
             overflow++;
+            Overflows++;
             if (ins == 0)
             {
                 if (id > maxOverflow) maxOverflow = id;

@@ -378,11 +378,11 @@ internal sealed partial class Shard
         lock (_lock)
         {
             return new ShardStats(_index.Count, _units, _evicted.Count, _dirtyCount,
-                _states.ReservedElements, _states.RentedElements, _mentions.ReservedWords, _loads, _evictions);
+                _states.ReservedElements, _states.RentedElements, _mentions.ReservedWords, _loads, _evictions, _mentions.Overflows);
         }
     }
 }
 
 internal readonly record struct ShardStats(
     int ResidentUsers, long ResidentUnits, int EvictedDirtyUsers, int QueuedDirtyUsers,
-    long ReservedStates, long RentedStates, long ReservedMentionWords, long Loads, long Evictions);
+    long ReservedStates, long RentedStates, long ReservedMentionWords, long Loads, long Evictions, long MentionOverflows);
