@@ -23,7 +23,7 @@ internal static class HealthProbe
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
-        string service = ReadStatesHost.LivenessService;
+        string service = HealthSetup.LivenessService;
         string address = DefaultAddress;
         double timeoutSeconds = 3;
         for (int i = 0; i < args.Length; i++)

@@ -7,7 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
@@ -216,32 +215,9 @@ public static class ReadStatesHost
             o.Interceptors.Add<EngineErrorInterceptor>();
         });
         services.AddGrpcReflection();
-        AddHealth(services);
+        HealthSetup.Add(services);
     }
 
-    /// <summary>
-    /// grpc.health.v1: "liveness" (the process and its write-behind loop run), "readiness" (the store keeps
-    /// up), and "" / "readstates.v1.ReadStates" = readiness, which is what clients and load balancers ask.
-    /// </summary>
-    private static void AddHealth(IServiceCollection services)
-    {
-        services.AddGrpcHealthChecks(o =>
-        {
-            o.Services.Map(LivenessService, c => c.Tags.Contains(LivenessHealthCheck.Tag));
-            o.Services.Map(ReadinessService, c => c.Tags.Contains(ReadinessHealthCheck.Tag));
-            o.Services.Map("", c => c.Tags.Contains(ReadinessHealthCheck.Tag));
-            o.Services.Map(ApiService, c => c.Tags.Contains(ReadinessHealthCheck.Tag));
-        })
-        .AddCheck<LivenessHealthCheck>("write-behind", tags: [LivenessHealthCheck.Tag])
-        .Add(new HealthCheckRegistration("store", sp => new ReadinessHealthCheck(
-                sp.GetRequiredService<ReadStateEngine>(),
-                sp.GetRequiredService<IOptions<HealthOptions>>().Value.EffectiveReadinessMaxFlushAge(sp.GetRequiredService<IOptions<EngineOptions>>().Value)),
-            failureStatus: null, tags: [ReadinessHealthCheck.Tag]));
-    }
-
-    public const string LivenessService = "liveness";
-    public const string ReadinessService = "readiness";
-    public const string ApiService = "readstates.v1.ReadStates";
 
     private static IReadStateStore CreateStore(IServiceProvider sp)
     {

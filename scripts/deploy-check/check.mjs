@@ -96,8 +96,8 @@ check("a writable emptyDir is mounted at /tmp (the root filesystem is read-only)
   if (!(pod.volumes ?? []).some((v) => v.name === m.name && v.emptyDir)) return `${m.name} is not an emptyDir`;
 });
 
-// Probes: the services the binary serves (ReadStatesHost's constants), liveness apart from readiness.
-const host = read("ReadStates/Hosting/ReadStatesHost.cs");
+// Probes: the services the binary serves (HealthSetup.cs constants), liveness apart from readiness.
+const host = read("ReadStates/Hosting/HealthSetup.cs");
 const constant = (name) => (host.match(new RegExp(`${name}\\s*=\\s*"([^"]+)"`)) ?? [])[1];
 const liveness = constant("LivenessService"), readiness = constant("ReadinessService");
 check("the binary names its health services (LivenessService, ReadinessService)", () => (liveness && readiness ? null : "constants not found"));
