@@ -20,6 +20,18 @@ public sealed partial class ReadStateEngine
     private long _flushedUsers;
     private long _writeFailures;
     private int _disposed;
+    // TimeProvider timestamp of the start of the last flush pass that wrote everything it collected:
+    // every change made before it is in the store. Readiness and the unwritten-age gauge read it.
+    private long _lastCompletedPass;
+
+    /// <summary>
+    /// Upper bound on the age of the oldest change not yet in the store: time since the start of the last
+    /// flush pass that wrote everything it collected. Small while the store keeps up; grows while writes fail or stall.
+    /// </summary>
+    public TimeSpan UnwrittenAge => _time.GetElapsedTime(Interlocked.Read(ref _lastCompletedPass));
+
+    /// <summary>The write-behind loop runs: started and neither stopped nor ended.</summary>
+    public bool IsRunning => _loop is { IsCompleted: false } && _disposed == 0;
 
     /// <summary>Starts the write-behind loop.</summary>
     public void Start()
@@ -27,6 +39,7 @@ public sealed partial class ReadStateEngine
         if (_loop is not null) throw new InvalidOperationException("The engine is already started.");
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         EngineLog.Started(_shared.Logger, _shards.Length, Options.CapacityStates, Options.FlushInterval);
+        Interlocked.Exchange(ref _lastCompletedPass, _time.GetTimestamp());
         _loop = Task.Run(LoopAsync);
     }
 
@@ -70,6 +83,7 @@ public sealed partial class ReadStateEngine
         try
         {
             long cycle = ++_cycle;
+            long passStart = _time.GetTimestamp();
             long users = 0;
             int maxUsers = Options.FlushBatchUsers;
             int shardIndex = 0;
@@ -84,7 +98,11 @@ public sealed partial class ReadStateEngine
                     if (added > 0) _runs.Add(new ShardRun(shardIndex, start, added));
                     if (_batch.UserCount < maxUsers) shardIndex++;
                 }
-                if (_batch.UserCount == 0) return users;
+                if (_batch.UserCount == 0)
+                {
+                    Interlocked.Exchange(ref _lastCompletedPass, passStart);
+                    return users;
+                }
                 try
                 {
                     await WriteWithRetryAsync(_batch, ct).ConfigureAwait(false);
@@ -97,6 +115,7 @@ public sealed partial class ReadStateEngine
                 }
                 // Each shard's users are contiguous in the batch: one lock acquisition per shard, no re-hashing.
                 foreach (var run in _runs) _shards[run.Shard].MarkPersisted(_batch.Users.Slice(run.Start, run.Count));
+                _metrics?.RecordBatch(_batch.UserCount, _batch.StateCount);
                 users += _batch.UserCount;
             }
         }

@@ -18,6 +18,9 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private readonly int _shardShift;
     private readonly EngineShared _shared;
     private readonly TimeProvider _time;
+    private readonly InstrumentedStore _store;
+    private readonly EngineCounters _counters;
+    private EngineMetrics? _metrics;
 
     public ReadStateEngine(EngineOptions options, IReadStateStore store, ILogger<ReadStateEngine>? logger = null, TimeProvider? timeProvider = null)
     {
@@ -27,8 +30,11 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors), nameof(options));
         Options = options;
         _time = timeProvider ?? TimeProvider.System;
-        _shared = new EngineShared(options, store, (ILogger?)logger ?? NullLogger.Instance) { WakeFlusher = WakeFlusher };
+        _store = new InstrumentedStore(store);
+        _shared = new EngineShared(options, _store, (ILogger?)logger ?? NullLogger.Instance) { WakeFlusher = WakeFlusher };
         int shards = options.EffectiveShards;
+        _counters = new EngineCounters(shards);
+        _lastCompletedPass = _time.GetTimestamp();
         _shardShift = 64 - System.Numerics.BitOperations.Log2((uint)shards);
         _shards = new Shard[shards];
         for (int i = 0; i < shards; i++) _shards[i] = new Shard(_shared, options.CapacityStates / shards);
@@ -36,14 +42,23 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     public EngineOptions Options { get; }
 
-    private Shard ShardFor(ulong userId)
+    /// <summary>Called by <see cref="EngineMetrics"/>: from then on store calls and flush batches are recorded.</summary>
+    internal void Attach(EngineMetrics metrics)
     {
-        if (_shards.Length == 1) return _shards[0];
+        _metrics = metrics;
+        _store.Attach(metrics);
+    }
+
+    private Shard ShardFor(ulong userId) => _shards[ShardIndex(userId)];
+
+    private int ShardIndex(ulong userId)
+    {
+        if (_shards.Length == 1) return 0;
         // A different mix from the user index's, so a shard's users still spread over its index.
         ulong h = userId ^ (userId >> 33);
         h *= 0xFF51AFD7ED558CCDUL;
         h ^= h >> 33;
-        return _shards[(int)(h >> _shardShift)];
+        return (int)(h >> _shardShift);
     }
 
     /// <summary>Zero is never an id, and channel 0 is where stores keep the per-user meta row.</summary>
@@ -73,20 +88,53 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private ValueTask<TResult> Run<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
-        var shard = ShardFor(userId);
-        if (op.TryRun(shard, userId, out var result)) return new(result);
+        int index = ShardIndex(userId);
+        var shard = _shards[index];
+        if (op.TryRun(shard, userId, out var result))
+        {
+            _counters.Hit(index);
+            return new(result);
+        }
+        _counters.Miss(index);
         return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
     }
 
     private static async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
-        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
+        // The span exists only on a miss; the store call it waits for becomes its child.
+        using var activity = EngineTracing.Source.StartActivity("engine.miss");
+        activity?.SetTag(EngineTracing.UserIdTag, userId);
+        try
         {
-            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (op.TryRun(shard, userId, out var result)) return result;
+            for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
+            {
+                await shard.LoadAsync(userId, ct).ConfigureAwait(false);
+                if (op.TryRun(shard, userId, out var result)) return result;
+            }
         }
-        throw Thrashing(userId);
+        catch (Exception ex)
+        {
+            EngineTracing.Fail(activity, ex);
+            throw;
+        }
+        var thrashing = Thrashing(userId);
+        EngineTracing.Fail(activity, thrashing);
+        throw thrashing;
+    }
+
+    /// <summary>One resident-or-not decision of a fan-out, counted like <see cref="Run"/>'s.</summary>
+    private bool TryRunCounted<TOp, TResult>(in TOp op, ulong userId, out TResult result)
+        where TOp : struct, IUserOperation<TResult>
+    {
+        int index = ShardIndex(userId);
+        if (op.TryRun(_shards[index], userId, out result))
+        {
+            _counters.Hit(index);
+            return true;
+        }
+        _counters.Miss(index);
+        return false;
     }
 
     private static ValueTask Untyped<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? default : new ValueTask(task.AsTask());
@@ -141,7 +189,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (op.TryRun(ShardFor(userId), userId, out var outcome)) Tally(userId, outcome, ref counted, skippedAtLimit);
+            if (TryRunCounted<AddMentionOp, MentionOutcome>(op, userId, out var outcome)) Tally(userId, outcome, ref counted, skippedAtLimit);
             else (misses ??= []).Add(userId);
         }
         if (misses is null) return new(counted);
@@ -158,7 +206,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
-            Tally(userId, await Run<AddMentionOp, MentionOutcome>(userId, op, ct).ConfigureAwait(false), ref counted, skippedAtLimit);
+            Tally(userId, await RunLoaded<AddMentionOp, MentionOutcome>(userId, op, ct).ConfigureAwait(false), ref counted, skippedAtLimit);
         return counted;
     }
 
@@ -172,7 +220,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (op.TryRun(ShardFor(userId), userId, out bool done)) removed += done ? 1 : 0;
+            if (TryRunCounted<RemoveMentionOp, bool>(op, userId, out bool done)) removed += done ? 1 : 0;
             else (misses ??= []).Add(userId);
         }
         if (misses is null) return new(removed);
@@ -183,16 +231,35 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
-            removed += await Run<RemoveMentionOp, bool>(userId, op, ct).ConfigureAwait(false) ? 1 : 0;
+            removed += await RunLoaded<RemoveMentionOp, bool>(userId, op, ct).ConfigureAwait(false) ? 1 : 0;
         return removed;
     }
 
-    /// <summary>Loads the missed users of a fan-out concurrently, rather than one store round trip after another.</summary>
-    private Task LoadAllAsync(List<ulong> userIds, CancellationToken ct)
+    /// <summary>A missed user of a fan-out, after its load (already counted as a miss).</summary>
+    private ValueTask<TResult> RunLoaded<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<TResult>
     {
+        var shard = ShardFor(userId);
+        if (op.TryRun(shard, userId, out var result)) return new(result);
+        return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
+    }
+
+    /// <summary>Loads the missed users of a fan-out concurrently, rather than one store round trip after another.</summary>
+    private async Task LoadAllAsync(List<ulong> userIds, CancellationToken ct)
+    {
+        using var activity = EngineTracing.Source.StartActivity("engine.miss");
+        activity?.SetTag(EngineTracing.UsersTag, userIds.Count);
         var loads = new Task[userIds.Count];
         for (int i = 0; i < loads.Length; i++) loads[i] = ShardFor(userIds[i]).LoadAsync(userIds[i], ct);
-        return Task.WhenAll(loads);
+        try
+        {
+            await Task.WhenAll(loads).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            EngineTracing.Fail(activity, ex);
+            throw;
+        }
     }
 
     public ValueTask<int> DeleteAsync(ulong userId, ReadOnlyMemory<ulong> channelIds, bool all, CancellationToken cancellationToken = default)
@@ -212,7 +279,14 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         CheckId(userId, nameof(userId));
         ArgumentNullException.ThrowIfNull(into);
-        return ShardFor(userId).TryRead(userId, channelIds, into);
+        int index = ShardIndex(userId);
+        if (_shards[index].TryRead(userId, channelIds, into))
+        {
+            _counters.Hit(index);
+            return true;
+        }
+        _counters.Miss(index);
+        return false;
     }
 
     /// <summary>Makes a user resident (loading it from the store if needed).</summary>
@@ -293,33 +367,13 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.MentionOverflows += s.MentionOverflows;
             total.ProtectedUsers += s.ProtectedUsers;
         }
+        (total.Hits, total.Misses) = _counters.Read();
+        total.UnwrittenAge = UnwrittenAge;
+        total.WriteBehindRunning = IsRunning;
         total.BacklogStates = _shared.Backlog;
         total.StoreHealthy = _shared.StoreHealthy;
         total.FlushedUsers = Interlocked.Read(ref _flushedUsers);
         total.StoreWriteFailures = Interlocked.Read(ref _writeFailures);
         return total;
     }
-}
-
-/// <summary>A point-in-time view of the engine, for metrics and tests.</summary>
-public struct EngineStats
-{
-    public int ResidentUsers;
-    /// <summary>Capacity units in use: resident states (tombstones included), at least one per user.</summary>
-    public long ResidentStates;
-    public int EvictedDirtyUsers;
-    public int QueuedDirtyUsers;
-    public long BacklogStates;
-    public long ReservedStateSlots;
-    public long RentedStateSlots;
-    public long ReservedMentionWords;
-    public bool StoreHealthy;
-    public long FlushedUsers;
-    public long StoreWriteFailures;
-    public long Loads;
-    public long Evictions;
-    /// <summary>Mentions counted past <see cref="EngineOptions.MentionIdCap"/> (no longer deduplicated exactly).</summary>
-    public long MentionOverflows;
-    /// <summary>Resident users in the protected segment of the eviction order (seen more than once).</summary>
-    public int ProtectedUsers;
 }

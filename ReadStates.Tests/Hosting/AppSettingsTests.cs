@@ -71,6 +71,24 @@ public class AppSettingsTests
     }
 
     [Fact]
+    public void TracingSection_ListsEverySetting_WithTheCodeDefaults_Off()
+    {
+        AssertEverySettingListed("Tracing", typeof(TracingOptions));
+        var tracing = Bind<TracingOptions>("Tracing");
+        AssertSameSettings(new TracingOptions(), tracing);
+        Assert.False(tracing.Enabled);
+    }
+
+    [Fact]
+    public void HealthSection_ListsEverySetting_WithTheCodeDefaults()
+    {
+        AssertEverySettingListed("Health", typeof(HealthOptions));
+        AssertSameSettings(new HealthOptions(), Bind<HealthOptions>("Health"));
+        Assert.Equal(TimeSpan.FromSeconds(5), new HealthOptions().EffectiveReadinessMaxFlushAge(new EngineOptions()));
+        Assert.Equal(TimeSpan.FromSeconds(150), new HealthOptions().EffectiveReadinessMaxFlushAge(new EngineOptions { FlushInterval = TimeSpan.FromSeconds(30) }));
+    }
+
+    [Fact]
     public void ScyllaSection_ListsEverySetting_AndTheHostBindsItToTheCodeDefaults()
     {
         AssertEverySettingListed("Scylla", typeof(ScyllaOptions));

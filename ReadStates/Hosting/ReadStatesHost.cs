@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Prometheus;
+using OpenTelemetry.Metrics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using ReadStates.Api;
@@ -29,9 +29,6 @@ public static class ReadStatesHost
 
     public const int ExitInvalidConfiguration = 2;
     public const int ExitStartFailed = 1;
-
-    // prometheus-net's adapter is process-wide: configure it once, even when tests build several apps.
-    private static int s_meterAdapterConfigured;
 
     /// <summary>
     /// Builds the application. <paramref name="configure"/> runs last, before the app is built
@@ -97,6 +94,8 @@ public static class ReadStatesHost
         Collect<ServiceOptions>(services, problems);
         Collect<StorageOptions>(services, problems);
         Collect<MetricsOptions>(services, problems);
+        Collect<TracingOptions>(services, problems);
+        Collect<HealthOptions>(services, problems);
         Collect<ScyllaOptions>(services, problems);
         return problems;
     }
@@ -169,6 +168,8 @@ public static class ReadStatesHost
         Bind<ServiceOptions>(services, config, "Service", o => o.Validate());
         Bind<StorageOptions>(services, config, "Storage", o => o.Validate());
         Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
+        Bind<TracingOptions>(services, config, "Tracing", o => o.Validate());
+        Bind<HealthOptions>(services, config, "Health", o => o.Validate());
         // Checked only when it is the store in use: a rocksdb deployment need not care about it.
         bool scylla = StorageOptions.IsKind(config["Storage:Kind"], StorageOptions.ScyllaKind);
         Bind<ScyllaOptions>(services, config, "Scylla", o => scylla ? o.Validate() : []);
@@ -196,40 +197,28 @@ public static class ReadStatesHost
         // Registered before the web server's own hosted service: starts first, stops after Kestrel has drained.
         services.AddHostedService<EngineHostedService>();
 
-        AddMetricsEndpoint(services, config);
+        // Read leniently here: a bad value is reported by the configuration check, and then nothing starts.
+        var metrics = TelemetrySetup.TryBind<MetricsOptions>(config, "Metrics");
+        if (metrics is { } mo && mo.Validate().Count > 0) metrics = null;
+        var tracing = TelemetrySetup.TryBind<TracingOptions>(config, "Tracing");
+        if (tracing is { } tr && tr.Validate().Count > 0) tracing = null;
+        TelemetrySetup.Add(services, metrics, tracing);
+        if (metrics is { Enabled: true })
+        {
+            services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<MeterProvider>(), sp.GetRequiredService<RuntimeGauges>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
+        }
 
-        services.AddGrpc(o => o.Interceptors.Add<EngineErrorInterceptor>());
+        services.AddGrpc(o =>
+        {
+            // Outermost first: call metrics see the status the error mapping chose.
+            if (metrics is { Enabled: true }) o.Interceptors.Add<RpcMetricsInterceptor>();
+            o.Interceptors.Add<EngineErrorInterceptor>();
+        });
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks(o =>
-        {
-            o.Services.Map("", _ => true);
-            o.Services.Map("readstates.v1.ReadStates", _ => true);
-        }).AddCheck<StoreHealthCheck>("store");
+        HealthSetup.Add(services);
     }
 
-    private static void AddMetricsEndpoint(IServiceCollection services, IConfiguration config)
-    {
-        var metrics = new MetricsOptions();
-        try
-        {
-            config.GetSection("Metrics").Bind(metrics);
-        }
-        catch (InvalidOperationException)
-        {
-            return; // reported by the configuration check before start
-        }
-        if (!metrics.Enabled || metrics.Validate().Count > 0) return;
-        // The engine's instruments (meter "ReadStates") through the bridge, every other meter (process,
-        // runtime, ASP.NET Core) through prometheus-net's adapter.
-        if (Interlocked.Exchange(ref s_meterAdapterConfigured, 1) == 0)
-            Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i =>
-                !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName)
-                // The runtime's private diagnostics meters (QUIC internals and the like) are noise on a dashboard.
-                && !i.Meter.Name.StartsWith("Private.", StringComparison.Ordinal));
-        services.AddSingleton(sp => new PrometheusMeterBridge(Metrics.DefaultRegistry, EngineMetrics.MeterName, sp.GetRequiredService<IMeterFactory>()));
-        services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<PrometheusMeterBridge>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
-        services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
-    }
 
     private static IReadStateStore CreateStore(IServiceProvider sp)
     {
