@@ -74,6 +74,8 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     private static Socket Listen(IPAddress address, int port)
     {
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        // A node "restarted" on its old port: the connections it aborted linger in TIME_WAIT.
+        if (port != 0) socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         socket.Bind(new IPEndPoint(address, port));
         socket.Listen(128);
         return socket;
