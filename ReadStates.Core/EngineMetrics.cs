@@ -29,7 +29,8 @@ public sealed class EngineMetrics : IDisposable
         _meter.CreateObservableGauge("readstates.writebehind.backlog_states", () => Stats().BacklogStates, "{state}", "States of evicted users waiting for the store.");
         _meter.CreateObservableCounter("readstates.store.flushed_users", () => Stats().FlushedUsers, "{user}", "Users written to the store.");
         _meter.CreateObservableCounter("readstates.store.write_failures", () => Stats().StoreWriteFailures, "{failure}", "Failed store writes (each is retried).");
-        _meter.CreateObservableGauge("readstates.store.healthy", () => Stats().StoreHealthy ? 1 : 0, null, "1 while the last store write succeeded.");
+        _meter.CreateObservableGauge("readstates.store.healthy", () => Stats().StoreHealthy ? 1 : 0, null, "1 while the last store write succeeded and none has been in flight longer than Engine:StoreStallTimeout.");
+        _meter.CreateObservableGauge("readstates.store.write_in_flight_seconds", () => Stats().StoreWriteInFlight.TotalSeconds, "s", "How long the store write in flight has been running (0 when none is).");
     }
 
     // One scrape reads many instruments: take the shard locks once per scrape, not once per instrument.

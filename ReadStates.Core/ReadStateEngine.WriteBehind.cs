@@ -18,6 +18,7 @@ public sealed partial class ReadStateEngine
     private long _cycle;
     private long _flushedUsers;
     private long _writeFailures;
+    private long _writeStartedAt; // TimeProvider timestamp of the store write in flight; 0 = none
     private int _disposed;
 
     /// <summary>Starts the write-behind loop.</summary>
@@ -107,7 +108,15 @@ public sealed partial class ReadStateEngine
         {
             try
             {
-                await _shared.Store.WriteAsync(batch, ct).ConfigureAwait(false);
+                Volatile.Write(ref _writeStartedAt, Math.Max(1, _time.GetTimestamp()));
+                try
+                {
+                    await _shared.Store.WriteAsync(batch, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Volatile.Write(ref _writeStartedAt, 0);
+                }
                 if (attempt > 1) EngineLog.WriteRecovered(_shared.Logger, attempt);
                 _shared.StoreHealthy = true;
                 Interlocked.Add(ref _flushedUsers, batch.UserCount);
@@ -122,6 +131,16 @@ public sealed partial class ReadStateEngine
                 EngineLog.WriteFailed(_shared.Logger, batch.UserCount, attempt, (long)delay.TotalMilliseconds, ex);
                 await Task.Delay(delay, _time, ct).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>How long the store write in flight has been running; zero when none is.</summary>
+    private TimeSpan WriteInFlightFor
+    {
+        get
+        {
+            long started = Volatile.Read(ref _writeStartedAt);
+            return started == 0 ? TimeSpan.Zero : _time.GetElapsedTime(started);
         }
     }
 

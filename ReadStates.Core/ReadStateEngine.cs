@@ -297,7 +297,11 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.Evictions += s.Evictions;
         }
         total.BacklogStates = _shared.Backlog;
-        total.StoreHealthy = _shared.StoreHealthy;
+        // A write that neither succeeds nor fails (a paused node, replies later than every timeout) leaves
+        // the last outcome standing for as long as the retries take: past the stall bound it counts as failing.
+        total.StoreWriteInFlight = WriteInFlightFor;
+        total.StoreWriteStalled = total.StoreWriteInFlight > Options.StoreStallTimeout;
+        total.StoreHealthy = _shared.StoreHealthy && !total.StoreWriteStalled;
         total.FlushedUsers = Interlocked.Read(ref _flushedUsers);
         total.StoreWriteFailures = Interlocked.Read(ref _writeFailures);
         return total;
@@ -316,7 +320,12 @@ public struct EngineStats
     public long ReservedStateSlots;
     public long RentedStateSlots;
     public long ReservedMentionWords;
+    /// <summary>The last store write succeeded and none has been in flight past <see cref="EngineOptions.StoreStallTimeout"/>.</summary>
     public bool StoreHealthy;
+    /// <summary>A store write has been in flight longer than <see cref="EngineOptions.StoreStallTimeout"/>.</summary>
+    public bool StoreWriteStalled;
+    /// <summary>How long the store write in flight has been running (zero when none is).</summary>
+    public TimeSpan StoreWriteInFlight;
     public long FlushedUsers;
     public long StoreWriteFailures;
     public long Loads;

@@ -132,6 +132,16 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
 
     public TimeSpan ReplyDelay { get; private set; }
 
+    private volatile TaskCompletionSource? _paused;
+
+    /// <summary>From now on QUERY/EXECUTE/BATCH are done at once but their replies are held until <see cref="ResumeReplies"/> (a paused node).</summary>
+    public void PauseReplies() => _paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void ResumeReplies() => Interlocked.Exchange(ref _paused, null)?.TrySetResult();
+
+    /// <summary>Completes when replies may be sent (at once unless paused).</summary>
+    internal Task RepliesAllowed => _paused?.Task ?? Task.CompletedTask;
+
     /// <summary>The next <paramref name="count"/> QUERY/EXECUTE/BATCH requests fail with <paramref name="code"/> and change nothing.</summary>
     public void FailNext(int count, CqlErrorCode code = CqlErrorCode.Overloaded, int afterSuccesses = 0)
     {
@@ -196,6 +206,7 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
+        ResumeReplies();
         _listener.Dispose();
         _awareListener?.Dispose();
         DropConnections();
