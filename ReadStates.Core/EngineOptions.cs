@@ -30,6 +30,12 @@ public sealed class EngineOptions
     /// <summary>Longest wait between two store retries.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A store write still unfinished after this long counts as a stalled store: health reports it as
+    /// failing even though no write has failed yet (a paused node, replies later than the request timeout).
+    /// </summary>
+    public TimeSpan StoreStallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long shutdown keeps retrying the final flush while the store fails.</summary>
     public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -60,6 +66,8 @@ public sealed class EngineOptions
             errors.Add($"MaxBacklogStates must be positive; got {MaxBacklogStates}.");
         if (MaxRetryDelay <= TimeSpan.Zero)
             errors.Add($"MaxRetryDelay must be positive; got {MaxRetryDelay}.");
+        if (StoreStallTimeout < TimeSpan.FromMilliseconds(100) || StoreStallTimeout > TimeSpan.FromHours(1))
+            errors.Add($"StoreStallTimeout must be between 00:00:00.100 and 01:00:00; got {StoreStallTimeout}.");
         if (ShutdownFlushTimeout < TimeSpan.Zero)
             errors.Add($"ShutdownFlushTimeout must not be negative; got {ShutdownFlushTimeout}.");
         return errors;

@@ -12,7 +12,12 @@ public struct EngineStats
     public long ReservedStateSlots;
     public long RentedStateSlots;
     public long ReservedMentionWords;
+    /// <summary>The last store write succeeded and none has been in flight past <see cref="EngineOptions.StoreStallTimeout"/>.</summary>
     public bool StoreHealthy;
+    /// <summary>A store write has been in flight longer than <see cref="EngineOptions.StoreStallTimeout"/>.</summary>
+    public bool StoreWriteStalled;
+    /// <summary>How long the store write in flight has been running (zero when none is).</summary>
+    public TimeSpan StoreWriteInFlight;
     public long FlushedUsers;
     public long StoreWriteFailures;
     public long Loads;

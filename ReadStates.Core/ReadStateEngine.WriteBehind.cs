@@ -19,6 +19,7 @@ public sealed partial class ReadStateEngine
     private long _cycle;
     private long _flushedUsers;
     private long _writeFailures;
+    private long _writeStartedAt; // TimeProvider timestamp of the store write in flight; 0 = none
     private int _disposed;
     // TimeProvider timestamp of the start of the last flush pass that wrote everything it collected:
     // every change made before it is in the store. Readiness and the unwritten-age gauge read it.
@@ -131,7 +132,15 @@ public sealed partial class ReadStateEngine
         {
             try
             {
-                await _shared.Store.WriteAsync(batch, ct).ConfigureAwait(false);
+                Volatile.Write(ref _writeStartedAt, Math.Max(1, _time.GetTimestamp()));
+                try
+                {
+                    await _shared.Store.WriteAsync(batch, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Volatile.Write(ref _writeStartedAt, 0);
+                }
                 if (attempt > 1) EngineLog.WriteRecovered(_shared.Logger, attempt);
                 _shared.StoreHealthy = true;
                 Interlocked.Add(ref _flushedUsers, batch.UserCount);
@@ -151,6 +160,16 @@ public sealed partial class ReadStateEngine
 
     /// <summary>A shard's users in the flush batch: <see cref="Count"/> users from <see cref="Start"/>.</summary>
     private readonly record struct ShardRun(int Shard, int Start, int Count);
+
+    /// <summary>How long the store write in flight has been running; zero when none is.</summary>
+    private TimeSpan WriteInFlightFor
+    {
+        get
+        {
+            long started = Volatile.Read(ref _writeStartedAt);
+            return started == 0 ? TimeSpan.Zero : _time.GetElapsedTime(started);
+        }
+    }
 
     /// <summary>Stops write-behind and flushes everything still dirty (retrying up to <see cref="EngineOptions.ShutdownFlushTimeout"/>).</summary>
     public async ValueTask DisposeAsync()

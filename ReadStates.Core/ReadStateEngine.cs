@@ -371,7 +371,11 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         total.UnwrittenAge = UnwrittenAge;
         total.WriteBehindRunning = IsRunning;
         total.BacklogStates = _shared.Backlog;
-        total.StoreHealthy = _shared.StoreHealthy;
+        // A write that neither succeeds nor fails (a paused node, replies later than every timeout) leaves
+        // the last outcome standing for as long as the retries take: past the stall bound it counts as failing.
+        total.StoreWriteInFlight = WriteInFlightFor;
+        total.StoreWriteStalled = total.StoreWriteInFlight > Options.StoreStallTimeout;
+        total.StoreHealthy = _shared.StoreHealthy && !total.StoreWriteStalled;
         total.FlushedUsers = Interlocked.Read(ref _flushedUsers);
         total.StoreWriteFailures = Interlocked.Read(ref _writeFailures);
         return total;

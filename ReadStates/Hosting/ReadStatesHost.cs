@@ -180,11 +180,15 @@ public static class ReadStatesHost
             if (points.Exists()) o.ContactPoints = points.Get<string[]>() ?? [];
         });
 
-        // The host must outwait the engine's final flush, or SIGTERM could exit with changes unwritten.
+        // The host's shutdown timeout is what Kestrel waits for open calls to drain before it aborts them:
+        // keep it short, or one client holding calls open delays the stop (and the final flush behind it)
+        // past an orchestrator's grace period. The engine's stop does not use the host's token (it bounds
+        // its own retries by Engine:ShutdownFlushTimeout), and the host awaits every hosted service's stop
+        // whether or not its token has fired, so this never cuts the final flush.
         // Read leniently: a bad value is reported by the configuration check, not here.
-        var flushTimeout = TimeSpan.TryParse(config["Engine:ShutdownFlushTimeout"], CultureInfo.InvariantCulture, out var t) && t > TimeSpan.Zero
-            ? t : new EngineOptions().ShutdownFlushTimeout;
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = flushTimeout + TimeSpan.FromSeconds(15));
+        var drain = TimeSpan.TryParse(config["Service:DrainTimeout"], CultureInfo.InvariantCulture, out var d) && d >= TimeSpan.Zero
+            ? d : new ServiceOptions().DrainTimeout;
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = drain);
 
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToLimits());
         services.AddSingleton<UserSnapshotPool>();

@@ -101,6 +101,7 @@ internal sealed partial class CqlTestServer
             try
             {
                 if (delayable && TakeOne(ref server._delayedReplies)) await Task.Delay(server.ReplyDelay).ConfigureAwait(false);
+                if (delayable) await server.RepliesAllowed.ConfigureAwait(false);
                 await WriteAsync(reply).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
