@@ -39,6 +39,9 @@ public sealed class ScyllaOptions
     /// <summary>Bound values per batch, in bytes (a batch always takes at least one statement); below ScyllaDB's 128 KiB warning.</summary>
     public int MaxBatchBytes { get; set; } = 96 * 1024;
 
+    /// <summary>Upper bound of both timeouts: longer waits only hide a dead node.</summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(5);
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -48,8 +51,8 @@ public sealed class ScyllaOptions
         if (string.IsNullOrWhiteSpace(Keyspace) || !Keyspace.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') || !char.IsAsciiLetter(Keyspace[0]))
             errors.Add($"Scylla:Keyspace must be a plain identifier (letters, digits, _); got '{Keyspace}'.");
         if ((Username is null) != (Password is null)) errors.Add("Scylla:Username and Scylla:Password must be set together.");
-        if (RequestTimeout <= TimeSpan.Zero) errors.Add($"Scylla:RequestTimeout must be positive; got {RequestTimeout}.");
-        if (ConnectTimeout <= TimeSpan.Zero) errors.Add($"Scylla:ConnectTimeout must be positive; got {ConnectTimeout}.");
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > MaxTimeout) errors.Add($"Scylla:RequestTimeout must be positive and at most 5 minutes; got {RequestTimeout}.");
+        if (ConnectTimeout <= TimeSpan.Zero || ConnectTimeout > MaxTimeout) errors.Add($"Scylla:ConnectTimeout must be positive and at most 5 minutes; got {ConnectTimeout}.");
         if (PageSize < 1) errors.Add($"Scylla:PageSize must be positive; got {PageSize}.");
         if (ReplicationFactor < 1) errors.Add($"Scylla:ReplicationFactor must be positive; got {ReplicationFactor}.");
         if (ConnectionsPerHost < 1) errors.Add($"Scylla:ConnectionsPerHost must be positive; got {ConnectionsPerHost}.");

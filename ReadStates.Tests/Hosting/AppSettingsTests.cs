@@ -17,6 +17,7 @@ public class AppSettingsTests
 
     private static T Bind<T>(string section) where T : new()
     {
+        DurationConverter.Register(); // the host's duration syntax (appsettings.json writes "1s")
         var options = new T();
         Config.GetSection(section).Bind(options, b => b.ErrorOnUnknownConfiguration = true);
         return options;

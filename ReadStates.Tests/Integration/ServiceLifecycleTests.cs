@@ -81,6 +81,10 @@ public sealed class ServiceLifecycleTests
     [InlineData("ReadStates__Service__MaxBulkAckEntries", "0", "Service:MaxBulkAckEntries")]
     [InlineData("ReadStates__Engine__CapacityStates", "lots", "Engine:CapacityStates")]
     [InlineData("ReadStates__Engine__FlushIntervall", "00:00:01", "FlushIntervall")]
+    [InlineData("ReadStates__Engine__MaxRetryDelay", "5", "'5' has no unit; write 5s for seconds")]
+    [InlineData("ReadStates__Engine__FlushInterval", "10m", "Engine:FlushInterval must be between")]
+    [InlineData("ReadStates__Engin__FlushInterval", "1s", "Unknown configuration section 'Engin' (from environment variables ReadStates__*)")]
+    [InlineData("Engin__FlushInterval", "1s", "Unknown configuration section 'Engin' (from environment variables)")]
     public async Task BadSetting_StopsTheProcess_WithNonZeroExit_AndAClearMessage(string variable, string value, string named)
     {
         using var dir = new TempDir();

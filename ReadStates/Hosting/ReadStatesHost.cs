@@ -39,6 +39,7 @@ public static class ReadStatesHost
     /// </summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        DurationConverter.Register(); // before anything binds a TimeSpan
         // appsettings.json beside the binary, whatever the working directory (relative data paths stay relative to it).
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         AddPrefixedEnvironment(builder.Configuration);
@@ -98,6 +99,8 @@ public static class ReadStatesHost
         Collect<StorageOptions>(services, problems);
         Collect<MetricsOptions>(services, problems);
         Collect<ScyllaOptions>(services, problems);
+        if (services.GetRequiredService<IConfiguration>() is IConfigurationRoot root)
+            problems.AddRange(ConfigurationSections.FindUnknown(root, [.. services.GetServices<ConfigurationSectionName>().Select(s => s.Name).Distinct()]));
         return problems;
     }
 
@@ -114,8 +117,9 @@ public static class ReadStatesHost
         }
         catch (InvalidOperationException ex)
         {
-            // The binder's own message: a value of the wrong type, or a key no setting has.
-            problems.Add(ex.Message);
+            // The binder's own message: a value of the wrong type, or a key no setting has; a value our
+            // converters refuse says why in the inner exception.
+            problems.Add(ex.InnerException is FormatException format ? $"{ex.Message} {format.Message}." : ex.Message);
         }
     }
 
@@ -181,7 +185,7 @@ public static class ReadStatesHost
 
         // The host must outwait the engine's final flush, or SIGTERM could exit with changes unwritten.
         // Read leniently: a bad value is reported by the configuration check, not here.
-        var flushTimeout = TimeSpan.TryParse(config["Engine:ShutdownFlushTimeout"], CultureInfo.InvariantCulture, out var t) && t > TimeSpan.Zero
+        var flushTimeout = Duration.TryParse(config["Engine:ShutdownFlushTimeout"], out var t, out _) && t > TimeSpan.Zero && t <= EngineOptions.MaxShutdownFlushTimeout
             ? t : new EngineOptions().ShutdownFlushTimeout;
         services.Configure<HostOptions>(o => o.ShutdownTimeout = flushTimeout + TimeSpan.FromSeconds(15));
 
@@ -251,6 +255,7 @@ public static class ReadStatesHost
     private static void Bind<TOptions>(IServiceCollection services, IConfiguration config, string section, Func<TOptions, IReadOnlyList<string>> validate)
         where TOptions : class
     {
+        services.AddSingleton(new ConfigurationSectionName(section));
         services.AddOptions<TOptions>()
             .Bind(config.GetSection(section), b => b.ErrorOnUnknownConfiguration = true)
             .ValidateOnStart();
