@@ -202,6 +202,8 @@ public static class ReadStatesHost
         AddMetricsEndpoint(services, config);
 
         services.AddGrpc(o => o.Interceptors.Add<EngineErrorInterceptor>());
+        DecodingServiceMethodProvider.Replace(services); // undecodable requests: INVALID_ARGUMENT, one Debug line
+        LoggingSetup.Configure(services);
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks(o =>
         {
