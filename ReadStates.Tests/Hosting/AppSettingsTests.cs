@@ -72,6 +72,16 @@ public class AppSettingsTests
     }
 
     [Fact]
+    public void AuthSection_ListsEverySetting_WithTheCodeDefaults_AndIsValid()
+    {
+        AssertEverySettingListed("Auth", typeof(ReadStates.Hosting.Auth.AuthOptions));
+        var auth = Bind<ReadStates.Hosting.Auth.AuthOptions>("Auth");
+        AssertSameSettings(new ReadStates.Hosting.Auth.AuthOptions(), auth);
+        Assert.Empty(auth.Validate());
+        Assert.False(auth.Enabled); // a fresh checkout runs on loopback without credentials
+    }
+
+    [Fact]
     public void ScyllaSection_ListsEverySetting_AndTheHostBindsItToTheCodeDefaults()
     {
         AssertEverySettingListed("Scylla", typeof(ScyllaOptions));

@@ -85,6 +85,9 @@ public sealed class ServiceLifecycleTests
     [InlineData("ReadStates__Engine__FlushInterval", "10m", "Engine:FlushInterval must be between")]
     [InlineData("ReadStates__Engin__FlushInterval", "1s", "Unknown configuration section 'Engin' (from environment variables ReadStates__*)")]
     [InlineData("Engin__FlushInterval", "1s", "Unknown configuration section 'Engin' (from environment variables)")]
+    [InlineData("ASPNETCORE_URLS", "http://0.0.0.0:0", "Listening on http://0.0.0.0:0 (not loopback) needs authentication")]
+    [InlineData("ReadStates__Urls", "http://[::]:0", "Listening on http://[::]:0 (not loopback) needs authentication")]
+    [InlineData("ReadStates__Auth__ApiKeys__0__Sha256", "abc", "Auth:ApiKeys:0:Sha256 must be the 64 hex digits")]
     public async Task BadSetting_StopsTheProcess_WithNonZeroExit_AndAClearMessage(string variable, string value, string named)
     {
         using var dir = new TempDir();

@@ -13,7 +13,7 @@ namespace ReadStates.Hosting;
 /// do not). Started inside host start-up, so a port that is taken fails the start with a clear
 /// message and a non-zero exit instead of stopping the service later.
 /// </summary>
-internal sealed class MetricsEndpoint(MetricsOptions options, PrometheusMeterBridge bridge, ILogger<MetricsEndpoint> logger) : IHostedService, IAsyncDisposable
+internal sealed class MetricsEndpoint(MetricsOptions options, PrometheusMeterBridge bridge, ILogger<MetricsEndpoint> logger, Auth.MetricsGate? gate = null) : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -33,7 +33,9 @@ internal sealed class MetricsEndpoint(MetricsOptions options, PrometheusMeterBri
             k.AddServerHeader = false;
             k.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http1);
         });
+        gate?.AddServices(builder.Services);
         var app = builder.Build();
+        if (gate is not null) app.Use(gate.InvokeAsync);
         app.MapMetrics("/metrics");
         try
         {

@@ -11,6 +11,7 @@ using Prometheus;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using ReadStates.Api;
+using ReadStates.Hosting.Auth;
 using ReadStates.Core;
 using ReadStates.Core.Storage;
 using ReadStates.Storage.RocksDb;
@@ -49,8 +50,7 @@ public static class ReadStatesHost
 
         var app = builder.Build();
         app.MapGrpcService<ReadStatesService>();
-        app.MapGrpcHealthChecksService();
-        app.MapGrpcReflectionService();
+        AuthSetup.Map(app, app.MapGrpcHealthChecksService(), app.MapGrpcReflectionService());
         return app;
     }
 
@@ -99,17 +99,19 @@ public static class ReadStatesHost
         Collect<StorageOptions>(services, problems);
         Collect<MetricsOptions>(services, problems);
         Collect<ScyllaOptions>(services, problems);
+        if (Collect<AuthOptions>(services, problems) is { } auth && Collect<MetricsOptions>(services, []) is { } metrics)
+            problems.AddRange(AuthSetup.CheckExposure(services.GetRequiredService<IConfiguration>(), auth, metrics));
         if (services.GetRequiredService<IConfiguration>() is IConfigurationRoot root)
             problems.AddRange(ConfigurationSections.FindUnknown(root, [.. services.GetServices<ConfigurationSectionName>().Select(s => s.Name).Distinct()]));
         return problems;
     }
 
-    private static void Collect<TOptions>(IServiceProvider services, List<string> problems)
+    private static TOptions? Collect<TOptions>(IServiceProvider services, List<string> problems)
         where TOptions : class
     {
         try
         {
-            _ = services.GetRequiredService<IOptions<TOptions>>().Value;
+            return services.GetRequiredService<IOptions<TOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {
@@ -121,6 +123,7 @@ public static class ReadStatesHost
             // converters refuse says why in the inner exception.
             problems.Add(ex.InnerException is FormatException format ? $"{ex.Message} {format.Message}." : ex.Message);
         }
+        return null;
     }
 
     private static string Describe(Exception ex)
@@ -173,6 +176,8 @@ public static class ReadStatesHost
         Bind<ServiceOptions>(services, config, "Service", o => o.Validate());
         Bind<StorageOptions>(services, config, "Storage", o => o.Validate());
         Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
+        Bind<AuthOptions>(services, config, AuthSetup.Section, o => o.Validate());
+        AuthSetup.AddServices(services, config);
         // Checked only when it is the store in use: a rocksdb deployment need not care about it.
         bool scylla = StorageOptions.IsKind(config["Storage:Kind"], StorageOptions.ScyllaKind);
         Bind<ScyllaOptions>(services, config, "Scylla", o => scylla ? o.Validate() : []);
@@ -232,7 +237,12 @@ public static class ReadStatesHost
                 // The runtime's private diagnostics meters (QUIC internals and the like) are noise on a dashboard.
                 && !i.Meter.Name.StartsWith("Private.", StringComparison.Ordinal));
         services.AddSingleton(sp => new PrometheusMeterBridge(Metrics.DefaultRegistry, EngineMetrics.MeterName, sp.GetRequiredService<IMeterFactory>()));
-        services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<PrometheusMeterBridge>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
+        services.AddSingleton(sp =>
+        {
+            var auth = sp.GetRequiredService<IOptions<AuthOptions>>().Value;
+            var gate = auth.Enabled && auth.Metrics == EndpointAccess.Read ? new MetricsGate(sp.GetRequiredService<CallerAuthenticator>(), auth) : null;
+            return new MetricsEndpoint(metrics, sp.GetRequiredService<PrometheusMeterBridge>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>(), gate);
+        });
         services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
     }
 
