@@ -45,6 +45,7 @@ public static class ReadStatesHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         AddPrefixedEnvironment(builder.Configuration);
         ConfigureKestrel(builder);
+        TlsSetup.Configure(builder);
         AddServices(builder.Services, builder.Configuration);
         configure?.Invoke(builder);
 
@@ -99,6 +100,7 @@ public static class ReadStatesHost
         Collect<StorageOptions>(services, problems);
         Collect<MetricsOptions>(services, problems);
         Collect<ScyllaOptions>(services, problems);
+        Collect<TlsOptions>(services, problems);
         if (Collect<AuthOptions>(services, problems) is { } auth && Collect<MetricsOptions>(services, []) is { } metrics)
             problems.AddRange(AuthSetup.CheckExposure(services.GetRequiredService<IConfiguration>(), auth, metrics));
         if (services.GetRequiredService<IConfiguration>() is IConfigurationRoot root)
@@ -177,6 +179,7 @@ public static class ReadStatesHost
         Bind<StorageOptions>(services, config, "Storage", o => o.Validate());
         Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
         Bind<AuthOptions>(services, config, AuthSetup.Section, o => o.Validate());
+        Bind<TlsOptions>(services, config, TlsSetup.Section, o => TlsSetup.Check(o, config));
         AuthSetup.AddServices(services, config);
         // Checked only when it is the store in use: a rocksdb deployment need not care about it.
         bool scylla = StorageOptions.IsKind(config["Storage:Kind"], StorageOptions.ScyllaKind);
