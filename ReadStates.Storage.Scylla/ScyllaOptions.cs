@@ -38,6 +38,8 @@ public sealed class ScyllaOptions
     public int MaxStatementsPerBatch { get; set; } = 100;
     /// <summary>Bound values per batch, in bytes (a batch always takes at least one statement); below ScyllaDB's 128 KiB warning.</summary>
     public int MaxBatchBytes { get; set; } = 96 * 1024;
+    /// <summary>TLS to the nodes (off by default).</summary>
+    public ScyllaTlsOptions Tls { get; set; } = new();
 
     /// <summary>Upper bound of both timeouts: longer waits only hide a dead node.</summary>
     public static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(5);
@@ -60,6 +62,7 @@ public sealed class ScyllaOptions
         if (WriteConcurrency < 1) errors.Add($"Scylla:WriteConcurrency must be positive; got {WriteConcurrency}.");
         if (MaxStatementsPerBatch is < 2 or > 65535) errors.Add($"Scylla:MaxStatementsPerBatch must be 2..65535; got {MaxStatementsPerBatch}.");
         if (MaxBatchBytes < 1024) errors.Add($"Scylla:MaxBatchBytes must be at least 1024; got {MaxBatchBytes}.");
+        errors.AddRange(Tls.Validate());
         return errors;
     }
 
@@ -78,6 +81,7 @@ public sealed class ScyllaOptions
             Compression = Compression,
             RequestTimeout = RequestTimeout,
             ConnectTimeout = ConnectTimeout,
+            Tls = Tls.ToSettings([]),
         },
     };
 }
