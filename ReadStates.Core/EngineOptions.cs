@@ -40,6 +40,10 @@ public sealed class EngineOptions
     public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public const int MaxMentionIdCap = 10_000;
+    public static readonly TimeSpan MinFlushInterval = TimeSpan.FromMilliseconds(10);
+    public static readonly TimeSpan MaxFlushInterval = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan MaxMaxRetryDelay = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan MaxShutdownFlushTimeout = TimeSpan.FromHours(1);
     public const int MaxStatesPerUserLimit = 32_768;
 
     public int EffectiveShards => Shards > 0 ? Shards : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount * 8);
@@ -58,18 +62,18 @@ public sealed class EngineOptions
             errors.Add($"CapacityStates ({CapacityStates}) must hold at least MaxStatesPerUser ({MaxStatesPerUser}) per shard ({EffectiveShards} shards).");
         if (MentionIdCap < 1 || MentionIdCap > MaxMentionIdCap)
             errors.Add($"MentionIdCap must be between 1 and {MaxMentionIdCap}; got {MentionIdCap}.");
-        if (FlushInterval < TimeSpan.FromMilliseconds(10) || FlushInterval > TimeSpan.FromMinutes(5))
-            errors.Add($"FlushInterval must be between 00:00:00.010 and 00:05:00; got {FlushInterval}.");
+        if (FlushInterval < MinFlushInterval || FlushInterval > MaxFlushInterval)
+            errors.Add($"FlushInterval must be between 10 ms and 5 minutes; got {FlushInterval}.");
         if (FlushBatchUsers < 1)
             errors.Add($"FlushBatchUsers must be positive; got {FlushBatchUsers}.");
         if (MaxBacklogStates < 1)
             errors.Add($"MaxBacklogStates must be positive; got {MaxBacklogStates}.");
-        if (MaxRetryDelay <= TimeSpan.Zero)
-            errors.Add($"MaxRetryDelay must be positive; got {MaxRetryDelay}.");
+        if (MaxRetryDelay <= TimeSpan.Zero || MaxRetryDelay > MaxMaxRetryDelay)
+            errors.Add($"MaxRetryDelay must be positive and at most 10 minutes; got {MaxRetryDelay}.");
         if (StoreStallTimeout < TimeSpan.FromMilliseconds(100) || StoreStallTimeout > TimeSpan.FromHours(1))
-            errors.Add($"StoreStallTimeout must be between 00:00:00.100 and 01:00:00; got {StoreStallTimeout}.");
-        if (ShutdownFlushTimeout < TimeSpan.Zero)
-            errors.Add($"ShutdownFlushTimeout must not be negative; got {ShutdownFlushTimeout}.");
+            errors.Add($"StoreStallTimeout must be between 100 ms and 1 hour; got {StoreStallTimeout}.");
+        if (ShutdownFlushTimeout < TimeSpan.Zero || ShutdownFlushTimeout > MaxShutdownFlushTimeout)
+            errors.Add($"ShutdownFlushTimeout must be between 0 and 1 hour; got {ShutdownFlushTimeout}.");
         return errors;
     }
 }

@@ -226,7 +226,8 @@ internal sealed class CqlHostPool : IAsyncDisposable
     private async Task<CqlConnection> OpenAsync(int shard, CancellationToken cancellationToken)
     {
         var settings = _options.Connection;
-        if (ServerInfo is { IsScylla: true, ShardAwarePort: int awarePort } info && shard >= 0 && _options.ShardAwarePort && !_shardAwarePortUnreachable)
+        if (ServerInfo is { IsScylla: true } info && info.ShardAwarePortFor(settings.Tls is not null) is int awarePort
+            && shard >= 0 && _options.ShardAwarePort && !_shardAwarePortUnreachable)
         {
             var awareEndPoint = new IPEndPoint(_host.EndPoint.Address, awarePort);
             int port = FirstPortFor(shard, info.ShardCount);

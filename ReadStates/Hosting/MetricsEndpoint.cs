@@ -13,7 +13,7 @@ namespace ReadStates.Hosting;
 /// the gRPC port speaks only h2c, which scrapers do not. Started inside host start-up, so a port that
 /// is taken fails the start with a clear message and a non-zero exit instead of stopping the service later.
 /// </summary>
-internal sealed class MetricsEndpoint(MetricsOptions options, MeterProvider meterProvider, RuntimeGauges runtimeGauges, ILogger<MetricsEndpoint> logger) : IHostedService, IAsyncDisposable
+internal sealed class MetricsEndpoint(MetricsOptions options, MeterProvider meterProvider, RuntimeGauges runtimeGauges, ILogger<MetricsEndpoint> logger, Auth.MetricsGate? gate = null) : IHostedService, IAsyncDisposable
 {
     public const string Path = "/metrics";
     private WebApplication? _app;
@@ -34,7 +34,9 @@ internal sealed class MetricsEndpoint(MetricsOptions options, MeterProvider mete
             k.AddServerHeader = false;
             k.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http1);
         });
+        gate?.AddServices(builder.Services);
         var app = builder.Build();
+        if (gate is not null) app.Use(gate.InvokeAsync);
         // The service's own meter provider (its instruments, its exporter), served from this small app.
         app.UseOpenTelemetryPrometheusScrapingEndpoint(meterProvider, predicate: null, path: Path, configureBranchedPipeline: null, optionsName: null);
         try

@@ -11,6 +11,7 @@ using OpenTelemetry.Metrics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using ReadStates.Api;
+using ReadStates.Hosting.Auth;
 using ReadStates.Core;
 using ReadStates.Core.Storage;
 using ReadStates.Storage.RocksDb;
@@ -36,17 +37,18 @@ public static class ReadStatesHost
     /// </summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        DurationConverter.Register(); // before anything binds a TimeSpan
         // appsettings.json beside the binary, whatever the working directory (relative data paths stay relative to it).
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         AddPrefixedEnvironment(builder.Configuration);
         ConfigureKestrel(builder);
+        TlsSetup.Configure(builder);
         AddServices(builder.Services, builder.Configuration);
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapGrpcService<ReadStatesService>();
-        app.MapGrpcHealthChecksService();
-        app.MapGrpcReflectionService();
+        AuthSetup.Map(app, app.MapGrpcHealthChecksService(), app.MapGrpcReflectionService());
         return app;
     }
 
@@ -97,15 +99,20 @@ public static class ReadStatesHost
         Collect<TracingOptions>(services, problems);
         Collect<HealthOptions>(services, problems);
         Collect<ScyllaOptions>(services, problems);
+        Collect<TlsOptions>(services, problems);
+        if (Collect<AuthOptions>(services, problems) is { } auth && Collect<MetricsOptions>(services, []) is { } metrics)
+            problems.AddRange(AuthSetup.CheckExposure(services.GetRequiredService<IConfiguration>(), auth, metrics));
+        if (services.GetRequiredService<IConfiguration>() is IConfigurationRoot root)
+            problems.AddRange(ConfigurationSections.FindUnknown(root, [.. services.GetServices<ConfigurationSectionName>().Select(s => s.Name).Distinct()]));
         return problems;
     }
 
-    private static void Collect<TOptions>(IServiceProvider services, List<string> problems)
+    private static TOptions? Collect<TOptions>(IServiceProvider services, List<string> problems)
         where TOptions : class
     {
         try
         {
-            _ = services.GetRequiredService<IOptions<TOptions>>().Value;
+            return services.GetRequiredService<IOptions<TOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {
@@ -113,9 +120,11 @@ public static class ReadStatesHost
         }
         catch (InvalidOperationException ex)
         {
-            // The binder's own message: a value of the wrong type, or a key no setting has.
-            problems.Add(ex.Message);
+            // The binder's own message: a value of the wrong type, or a key no setting has; a value our
+            // converters refuse says why in the inner exception.
+            problems.Add(ex.InnerException is FormatException format ? $"{ex.Message} {format.Message}." : ex.Message);
         }
+        return null;
     }
 
     private static string Describe(Exception ex)
@@ -170,6 +179,9 @@ public static class ReadStatesHost
         Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
         Bind<TracingOptions>(services, config, "Tracing", o => o.Validate());
         Bind<HealthOptions>(services, config, "Health", o => o.Validate());
+        Bind<AuthOptions>(services, config, AuthSetup.Section, o => o.Validate());
+        Bind<TlsOptions>(services, config, TlsSetup.Section, o => TlsSetup.Check(o, config));
+        AuthSetup.AddServices(services, config);
         // Checked only when it is the store in use: a rocksdb deployment need not care about it.
         bool scylla = StorageOptions.IsKind(config["Storage:Kind"], StorageOptions.ScyllaKind);
         Bind<ScyllaOptions>(services, config, "Scylla", o => scylla ? o.Validate() : []);
@@ -186,7 +198,7 @@ public static class ReadStatesHost
         // its own retries by Engine:ShutdownFlushTimeout), and the host awaits every hosted service's stop
         // whether or not its token has fired, so this never cuts the final flush.
         // Read leniently: a bad value is reported by the configuration check, not here.
-        var drain = TimeSpan.TryParse(config["Service:DrainTimeout"], CultureInfo.InvariantCulture, out var d) && d >= TimeSpan.Zero
+        var drain = Duration.TryParse(config["Service:DrainTimeout"], out var d, out _) && d >= TimeSpan.Zero
             ? d : new ServiceOptions().DrainTimeout;
         services.Configure<HostOptions>(o => o.ShutdownTimeout = drain);
 
@@ -209,7 +221,12 @@ public static class ReadStatesHost
         TelemetrySetup.Add(services, metrics, tracing);
         if (metrics is { Enabled: true })
         {
-            services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<MeterProvider>(), sp.GetRequiredService<RuntimeGauges>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
+            services.AddSingleton(sp =>
+            {
+                var auth = sp.GetRequiredService<IOptions<AuthOptions>>().Value;
+                var gate = auth.Enabled && auth.Metrics == EndpointAccess.Read ? new MetricsGate(sp.GetRequiredService<CallerAuthenticator>(), auth) : null;
+                return new MetricsEndpoint(metrics, sp.GetRequiredService<MeterProvider>(), sp.GetRequiredService<RuntimeGauges>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>(), gate);
+            });
             services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
         }
 
@@ -219,6 +236,8 @@ public static class ReadStatesHost
             if (metrics is { Enabled: true }) o.Interceptors.Add<RpcMetricsInterceptor>();
             o.Interceptors.Add<EngineErrorInterceptor>();
         });
+        DecodingServiceMethodProvider.Replace(services); // undecodable requests: INVALID_ARGUMENT, one Debug line
+        LoggingSetup.Configure(services);
         services.AddGrpcReflection();
         HealthSetup.Add(services);
     }
@@ -245,6 +264,7 @@ public static class ReadStatesHost
     private static void Bind<TOptions>(IServiceCollection services, IConfiguration config, string section, Func<TOptions, IReadOnlyList<string>> validate)
         where TOptions : class
     {
+        services.AddSingleton(new ConfigurationSectionName(section));
         services.AddOptions<TOptions>()
             .Bind(config.GetSection(section), b => b.ErrorOnUnknownConfiguration = true)
             .ValidateOnStart();

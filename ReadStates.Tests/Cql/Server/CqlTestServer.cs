@@ -32,6 +32,10 @@ internal sealed record CqlTestServerOptions
     public bool RejectTablets { get; init; }
     /// <summary>Shared with the servers of the other nodes of one cluster.</summary>
     public InMemoryTables? Tables { get; init; }
+    /// <summary>TLS mode: every listener speaks TLS with this certificate (which holds its private key); null = plain TCP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+    /// <summary>TLS mode: require a client certificate that chains to this CA; null = none asked for.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCa { get; init; }
 }
 
 /// <summary>
