@@ -96,9 +96,9 @@ public sealed class ScyllaTlsTests : IDisposable
     }
 
     [Theory]
-    [InlineData(true, "/nonexistent/ca.pem", null, null, "Scylla:Tls:CaPath '/nonexistent/ca.pem' cannot be read")]
-    [InlineData(true, null, "client.pem", null, "Scylla:Tls:CertificatePath and Scylla:Tls:KeyPath must be set together")]
-    [InlineData(false, "ca.pem", null, null, "Scylla:Tls:Enabled is false")]
+    [InlineData(true, "/nonexistent/ca.pem", null, null, "Tls:CaPath '/nonexistent/ca.pem' cannot be read")]
+    [InlineData(true, null, "client.pem", null, "Tls:CertificatePath and Tls:KeyPath must be set together")]
+    [InlineData(false, "ca.pem", null, null, "Tls:Enabled is false")]
     public void BadTlsSettings_AreReported(bool enabled, string? ca, string? certificate, string? key, string message)
     {
         var options = new ReadStates.Storage.Scylla.ScyllaOptions { Tls = new() { Enabled = enabled, CaPath = ca, CertificatePath = certificate, KeyPath = key } };

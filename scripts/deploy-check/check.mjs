@@ -120,14 +120,21 @@ check("a PodDisruptionBudget with maxUnavailable 1 covers the pods", () => {
   if (!pdb) return "no PodDisruptionBudget selects the pods";
   if (pdb.spec.maxUnavailable !== 1) return `maxUnavailable is ${pdb.spec.maxUnavailable}`;
 });
-check("terminationGracePeriodSeconds covers Engine:ShutdownFlushTimeout + the host's 15 s margin", () => {
-  const env = (container.env ?? []).find((e) => e.name === "ReadStates__Engine__ShutdownFlushTimeout");
+// A duration as the service reads it: 500ms, 5s, 1m, 2h, 1d, or hh:mm:ss (README, Configuration).
+function seconds(value) {
+  const unit = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(String(value).trim());
+  if (unit) return Number(unit[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[unit[2]];
+  const parts = String(value).split(":").map(Number);
+  return parts.length === 3 && parts.every((p) => p >= 0) ? parts[0] * 3600 + parts[1] * 60 + parts[2] : NaN;
+}
+check("terminationGracePeriodSeconds covers Service:DrainTimeout + Engine:ShutdownFlushTimeout", () => {
   const json = JSON.parse(read("ReadStates/appsettings.json"));
-  const value = env?.value ?? json.Engine.ShutdownFlushTimeout;
-  const [h, m, s] = value.split(":").map(Number);
-  const flush = h * 3600 + m * 60 + s;
-  if (!(flush > 0)) return `cannot read ShutdownFlushTimeout ${value}`;
-  if (!(pod.terminationGracePeriodSeconds >= flush + 15)) return `grace ${pod.terminationGracePeriodSeconds} s < ${flush} + 15 s`;
+  const setting = (name, fallback) => (container.env ?? []).find((e) => e.name === name)?.value ?? fallback;
+  const flush = seconds(setting("ReadStates__Engine__ShutdownFlushTimeout", json.Engine.ShutdownFlushTimeout));
+  const drain = seconds(setting("ReadStates__Service__DrainTimeout", json.Service.DrainTimeout));
+  if (!(flush > 0)) return "cannot read Engine:ShutdownFlushTimeout";
+  if (!(drain >= 0)) return "cannot read Service:DrainTimeout";
+  if (!(pod.terminationGracePeriodSeconds >= drain + flush)) return `grace ${pod.terminationGracePeriodSeconds} s < ${drain} + ${flush} s`;
 });
 
 // ---- Dockerfile ---------------------------------------------------------------------------
