@@ -9,7 +9,7 @@ namespace ReadStates.Api;
 /// The gRPC edge: validate, map, call the engine, map back. Engine errors become statuses in
 /// <see cref="EngineErrorInterceptor"/>.
 /// </summary>
-internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits, UserSnapshotPool snapshots) : V1.ReadStates.ReadStatesBase
+internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits, UserSnapshotPool snapshots, WatchLimits watchLimits) : V1.ReadStates.ReadStatesBase
 {
     public override async Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
     {
@@ -43,7 +43,8 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
     public override async Task<AckParentResponse> AckParent(AckParentRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
-        int acked = await engine.AckParentAsync(request.UserId, request.ParentId, request.MessageId, context.CancellationToken).ConfigureAwait(false);
+        int acked = await engine.AckParentAsync(request.UserId, request.ParentId, request.MessageId,
+            request.HasExpectedUserVersion ? request.ExpectedUserVersion : null, context.CancellationToken).ConfigureAwait(false);
         return new AckParentResponse { Acked = (uint)acked };
     }
 
@@ -51,7 +52,8 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
     {
         RequestValidator.Validate(request);
         var attributes = ProtoMapper.ToCore(request.Attributes);
-        var result = await engine.AckPinsAsync(request.UserId, request.ChannelId, request.LastPinTimestamp, attributes, context.CancellationToken).ConfigureAwait(false);
+        var result = await engine.AckPinsAsync(request.UserId, request.ChannelId, request.LastPinTimestamp, attributes,
+            request.HasExpectedVersion ? request.ExpectedVersion : null, context.CancellationToken).ConfigureAwait(false);
         return new AckPinsResponse { Applied = result.Applied, State = ProtoMapper.ToProto(result.State) };
     }
 
@@ -96,7 +98,10 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         var channels = Rent(request.ChannelIds, out int n);
         try
         {
-            await engine.ReadAsync(request.UserId, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
+            if (request.HasSinceVersion)
+                await engine.ReadChangesAsync(request.UserId, request.SinceVersion, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
+            else
+                await engine.ReadAsync(request.UserId, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
             return GetResponseBuilder.From(snapshot);
         }
         finally
@@ -110,16 +115,23 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
     {
         RequestValidator.Validate(request, limits);
         var channels = Rent(request.ChannelIds, out int n);
+        var expected = Rent(request.ExpectedVersions, out int e);
         try
         {
-            int deleted = await engine.DeleteAsync(request.UserId, channels.AsMemory(0, n), request.All, context.CancellationToken).ConfigureAwait(false);
+            int deleted = await engine.DeleteAsync(request.UserId, channels.AsMemory(0, n), request.All, expected.AsMemory(0, e),
+                request.HasExpectedUserVersion ? request.ExpectedUserVersion : null, context.CancellationToken).ConfigureAwait(false);
             return new DeleteResponse { Deleted = (uint)deleted };
         }
         finally
         {
             ArrayPool<ulong>.Shared.Return(channels);
+            ArrayPool<ulong>.Shared.Return(expected);
         }
     }
+
+    /// <summary>Multi-device sync; the session (Api/Watch/) owns the stream's subscriptions and ends them with it.</summary>
+    public override Task Watch(IAsyncStreamReader<WatchRequest> requestStream, IServerStreamWriter<WatchEvent> responseStream, ServerCallContext context) =>
+        new Watch.WatchSession(engine, watchLimits, responseStream, context.CancellationToken).RunAsync(requestStream);
 
     private static ulong[] Rent(Google.Protobuf.Collections.RepeatedField<ulong> ids, out int count)
     {

@@ -16,7 +16,20 @@ public sealed class ServiceOptions
     /// <summary>Most channel ids in one Get or Delete.</summary>
     public int MaxChannelIds { get; set; } = 1000;
 
+    /// <summary>Most users one Watch stream may have subscribed at once (and entries in one WatchRequest).</summary>
+    public int MaxWatchSubscriptions { get; set; } = 100_000;
+
+    /// <summary>
+    /// Most states plus deletions one Watch event carries. A subscribed user whose missed changes exceed it
+    /// (a consumer that fell far behind a busy user) gets a RESYNC event instead; a full Get is the better tool.
+    /// </summary>
+    public int MaxWatchEventStates { get; set; } = 1000;
+
+    public const int MaxWatchSubscriptionsLimit = 10_000_000;
+
     public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds);
+
+    public WatchLimits ToWatchLimits() => new(MaxWatchSubscriptions, MaxWatchEventStates);
 
     /// <summary>Returns every problem with these settings; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
@@ -25,6 +38,9 @@ public sealed class ServiceOptions
         Check(errors, nameof(MaxBulkAckEntries), MaxBulkAckEntries);
         Check(errors, nameof(MaxMentionUsers), MaxMentionUsers);
         Check(errors, nameof(MaxChannelIds), MaxChannelIds);
+        if (MaxWatchSubscriptions < 1 || MaxWatchSubscriptions > MaxWatchSubscriptionsLimit)
+            errors.Add($"{nameof(MaxWatchSubscriptions)} must be between 1 and {MaxWatchSubscriptionsLimit}; got {MaxWatchSubscriptions}.");
+        Check(errors, nameof(MaxWatchEventStates), MaxWatchEventStates);
         return errors;
     }
 
