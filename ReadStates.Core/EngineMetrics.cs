@@ -29,6 +29,7 @@ public sealed class EngineMetrics : IDisposable
         _meter.CreateObservableGauge("readstates.writebehind.backlog_states", () => Stats().BacklogStates, "{state}", "States of evicted users waiting for the store.");
         _meter.CreateObservableCounter("readstates.store.flushed_users", () => Stats().FlushedUsers, "{user}", "Users written to the store.");
         _meter.CreateObservableCounter("readstates.store.write_failures", () => Stats().StoreWriteFailures, "{failure}", "Failed store writes (each is retried).");
+        _meter.CreateObservableGauge("readstates.watch.watched_users", () => Stats().WatchedUsers, "{user}", "Users with at least one Watch subscription.");
         _meter.CreateObservableGauge("readstates.store.healthy", () => Stats().StoreHealthy ? 1 : 0, null, "1 while the last store write succeeded.");
     }
 
