@@ -2,7 +2,7 @@ using ReadStates.Bench.Cli;
 
 namespace ReadStates.Bench;
 
-/// <summary>One executable, four modes: micro (BenchmarkDotNet), load (open-loop gRPC/Redis), memory (footprint and GC), compare.</summary>
+/// <summary>One executable, five modes: micro (BenchmarkDotNet), load (open-loop gRPC/Redis), memory (footprint and GC), compare, watch (Watch delivery latency and memory).</summary>
 internal static class Program
 {
     private static IReadOnlyList<CommandSpec> Commands =>
@@ -11,6 +11,7 @@ internal static class Program
         Load.LoadCommand.Spec,
         Memory.MemoryCommand.Spec,
         Load.CompareCommand.Spec,
+        Watch.WatchCommand.Spec,
     ];
 
     private static async Task<int> Main(string[] args)

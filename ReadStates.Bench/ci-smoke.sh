@@ -5,6 +5,7 @@
 #   memory  : 100k states, 2 s loop (engine and class-per-state baseline)
 #   load    : 2 s at a low rate against a ReadStates service started here (127.0.0.1, temp data dir),
 #             when the gRPC host is in this tree
+#   watch   : 2,000 Watch subscribers and 2 s of load against that service, then the in-process memory run
 #   compare : only when redis-server or garnet-server (dotnet tool) is installed
 set -euo pipefail
 
@@ -40,7 +41,7 @@ wait_port() { # port, seconds
 step "build"
 dotnet build ReadStates.Bench -c Release --nologo -v q -clp:ErrorsOnly
 bench=(dotnet ReadStates.Bench/bin/Release/net10.0/ReadStates.Bench.dll)
-for mode in micro load memory compare; do "${bench[@]}" "$mode" --help > /dev/null; done
+for mode in micro load memory compare watch; do "${bench[@]}" "$mode" --help > /dev/null; done
 
 step "micro (one benchmark, quick job)"
 timeout 300 "${bench[@]}" micro --quick --filter '*AckResident.Engine*' --artifacts "$work/micro" \
@@ -61,6 +62,11 @@ if [ -f ReadStates/Hosting/ReadStatesHost.cs ]; then
   target="http://127.0.0.1:$port"
   timeout 60 "${bench[@]}" load --target "$target" --rate 200 --duration 2s --warmup 1s --users 10k \
     --connections 2 --out "$work/load" --no-progress
+
+  step "watch (2,000 subscribers over 2 streams, 2 s at 200/s; then bytes per subscription in-process)"
+  timeout 90 "${bench[@]}" watch --target "$target" --subscribers 2k --streams 2 --users 1000 --rate 200 --duration 2s \
+    --warmup 1s --connections 2 --out "$work/watch" --no-progress
+  timeout 90 "${bench[@]}" watch --memory --subscribers 2k --streams 2 | grep -v ' info: '
 else
   step "load: skipped (the gRPC host is not in this tree yet)"
 fi

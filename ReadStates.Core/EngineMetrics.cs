@@ -50,6 +50,7 @@ public sealed class EngineMetrics : IDisposable
             "Upper bound on how long the oldest change not yet in the store has waited: time since the start of the last flush pass that wrote everything it found.");
         m.CreateObservableCounter("readstates.store.flushed_users", () => Stats().FlushedUsers, "{user}", "Users written to the store.");
         m.CreateObservableCounter("readstates.store.write_failures", () => Stats().StoreWriteFailures, "{failure}", "Failed store writes (each is retried).");
+        m.CreateObservableGauge("readstates.watch.watched_users", () => Stats().WatchedUsers, "{user}", "Users with at least one Watch subscription.");
         m.CreateObservableGauge("readstates.store.healthy", () => Stats().StoreHealthy ? 1 : 0, null, "1 while the last store write succeeded and none has been in flight longer than Engine:StoreStallTimeout.");
         m.CreateObservableGauge("readstates.store.write.in_flight", () => Stats().StoreWriteInFlight.TotalSeconds, "s", "How long the store write in flight has been running (0 when none is).");
 

@@ -39,12 +39,30 @@ public sealed class EngineOptions
     /// <summary>How long shutdown keeps retrying the final flush while the store fails.</summary>
     public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a deleted state's tombstone (channel, version, deletion time) is kept, in memory and in the
+    /// store, so that a sync read (<c>Get</c> since a version, <c>Watch</c>) can report the deletion. Past it the
+    /// tombstone is compacted and the user's sync floor rises: a sync from below the floor answers "resync".
+    /// </summary>
+    public TimeSpan TombstoneRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Most tombstones one user keeps. A user who deletes more within the retention has the oldest ones
+    /// compacted early (down to three quarters of this), raising the sync floor; deletes never fail for it.
+    /// </summary>
+    public int MaxTombstonesPerUser { get; set; } = 10_000;
+
     public const int MaxMentionIdCap = 10_000;
     public static readonly TimeSpan MinFlushInterval = TimeSpan.FromMilliseconds(10);
     public static readonly TimeSpan MaxFlushInterval = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan MaxMaxRetryDelay = TimeSpan.FromMinutes(10);
     public static readonly TimeSpan MaxShutdownFlushTimeout = TimeSpan.FromHours(1);
     public const int MaxStatesPerUserLimit = 32_768;
+    /// <summary>
+    /// Live states plus tombstones one user may hold: three quarters of the largest block (65,536 cells), so
+    /// compacted tombstones still waiting for the store's purge have room.
+    /// </summary>
+    public const int MaxCellsPerUser = 49_152;
 
     public int EffectiveShards => Shards > 0 ? Shards : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount * 8);
 
@@ -72,6 +90,12 @@ public sealed class EngineOptions
             errors.Add($"MaxRetryDelay must be positive and at most 10 minutes; got {MaxRetryDelay}.");
         if (StoreStallTimeout < TimeSpan.FromMilliseconds(100) || StoreStallTimeout > TimeSpan.FromHours(1))
             errors.Add($"StoreStallTimeout must be between 100 ms and 1 hour; got {StoreStallTimeout}.");
+        if (TombstoneRetention < TimeSpan.FromSeconds(1) || TombstoneRetention > TimeSpan.FromDays(3650))
+            errors.Add($"TombstoneRetention must be between 1 s and 3650 days; got {TombstoneRetention}.");
+        if (MaxTombstonesPerUser < 1)
+            errors.Add($"MaxTombstonesPerUser must be positive; got {MaxTombstonesPerUser}.");
+        else if ((long)MaxStatesPerUser + MaxTombstonesPerUser > MaxCellsPerUser)
+            errors.Add($"MaxStatesPerUser + MaxTombstonesPerUser must be at most {MaxCellsPerUser}; got {MaxStatesPerUser} + {MaxTombstonesPerUser}.");
         if (ShutdownFlushTimeout < TimeSpan.Zero || ShutdownFlushTimeout > MaxShutdownFlushTimeout)
             errors.Add($"ShutdownFlushTimeout must be between 0 and 1 hour; got {ShutdownFlushTimeout}.");
         return errors;

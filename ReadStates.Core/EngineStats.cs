@@ -30,6 +30,8 @@ public struct EngineStats
     public long MentionOverflows;
     /// <summary>Resident users in the protected segment of the eviction order (seen more than once).</summary>
     public int ProtectedUsers;
+    /// <summary>Users with at least one change subscription (Watch).</summary>
+    public int WatchedUsers;
     /// <summary>
     /// Upper bound on the age of the oldest change not yet in the store: the time since the start of the
     /// last flush pass that wrote everything it collected. Small while the store keeps up; grows while

@@ -13,7 +13,10 @@ public enum ReadStateType : byte
     MessageRequests = 5,
 }
 
-/// <summary>Flag bits of a read state. <see cref="Deleted"/> is internal: a tombstone waiting for write-behind.</summary>
+/// <summary>
+/// Flag bits of a read state. <see cref="Deleted"/> is internal: a tombstone, kept (with its version and
+/// deletion time) for <see cref="EngineOptions.TombstoneRetention"/> so that a sync read can report the deletion.
+/// </summary>
 [Flags]
 public enum ReadStateFlags : byte
 {
@@ -89,6 +92,38 @@ public struct ReadState
     }
 
     public readonly bool IsDeleted => (_countTypeFlags & ((uint)ReadStateFlags.Deleted << 28)) != 0;
+
+    /// <summary>
+    /// A tombstone's deletion time, unix milliseconds. A tombstone has no pins, so this lives in the pin
+    /// timestamp's 48 bits: no extra byte per cell. Only meaningful when <see cref="IsDeleted"/>.
+    /// </summary>
+    public long DeletedAt
+    {
+        readonly get => LastPinTimestamp;
+        set => LastPinTimestamp = value;
+    }
+
+    /// <summary>A tombstone: the channel, the version of the deletion and when it happened; every other field zero.</summary>
+    public static ReadState Tombstone(ulong channelId, ulong version, long deletedAt)
+    {
+        var s = new ReadState { ChannelId = channelId, Version = version, Flags = ReadStateFlags.Deleted };
+        s.DeletedAt = deletedAt;
+        return s;
+    }
+}
+
+/// <summary>A state deleted after a sync read's <c>since</c> version: which channel, and the version of the deletion.</summary>
+public readonly record struct Deletion(ulong ChannelId, ulong Version);
+
+/// <summary>What a sync read (since a version) could answer.</summary>
+public enum SyncStatus : byte
+{
+    /// <summary>A full read: no since version was asked for.</summary>
+    Full = 0,
+    /// <summary>Exactly the states changed and deleted after the since version.</summary>
+    Changes = 1,
+    /// <summary>The since version is below the user's sync floor: history needed to answer exactly is gone.</summary>
+    ResyncRequired = 2,
 }
 
 /// <summary>Attributes a call sets on the states it creates, or updates where given.</summary>
@@ -108,6 +143,11 @@ public struct AckCommand
     public ulong MessageId;
     public bool Manual;
     public StateAttributes Attributes;
+    /// <summary>
+    /// When set, the ack applies only if the state's version is exactly this (0 = no live state there);
+    /// otherwise nothing changes and <see cref="VersionMismatchException"/> is thrown.
+    /// </summary>
+    public ulong? ExpectedVersion;
 }
 
 public struct AckResult

@@ -61,6 +61,7 @@ public sealed partial class ReadStateEngine
             try
             {
                 await _wakeSignal.WaitAsync(period, _stop.Token).ConfigureAwait(false);
+                SweepTombstonesIfDue();
                 await FlushOnceAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)

@@ -31,7 +31,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         Options = options;
         _time = timeProvider ?? TimeProvider.System;
         _store = new InstrumentedStore(store);
-        _shared = new EngineShared(options, _store, (ILogger?)logger ?? NullLogger.Instance) { WakeFlusher = WakeFlusher };
+        _shared = new EngineShared(options, _store, (ILogger?)logger ?? NullLogger.Instance) { WakeFlusher = WakeFlusher, Time = _time };
         int shards = options.EffectiveShards;
         _counters = new EngineCounters(shards);
         _lastCompletedPass = _time.GetTimestamp();
@@ -158,20 +158,11 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         return Untyped(Run<BulkAckOp, bool>(userId, new BulkAckOp(commands, results), cancellationToken));
     }
 
-    public ValueTask<int> AckParentAsync(ulong userId, ulong parentId, ulong messageId, CancellationToken cancellationToken = default)
-    {
-        CheckId(userId, nameof(userId));
-        ThrowIfBacklogFull();
-        return Run<AckParentOp, int>(userId, new AckParentOp(parentId, messageId), cancellationToken);
-    }
+    public ValueTask<int> AckParentAsync(ulong userId, ulong parentId, ulong messageId, CancellationToken cancellationToken = default) =>
+        AckParentAsync(userId, parentId, messageId, expectedUserVersion: null, cancellationToken);
 
-    public ValueTask<AckResult> AckPinsAsync(ulong userId, ulong channelId, long lastPinTimestamp, in StateAttributes attributes, CancellationToken cancellationToken = default)
-    {
-        CheckId(userId, nameof(userId));
-        CheckId(channelId, nameof(channelId));
-        ThrowIfBacklogFull();
-        return Run<AckPinsOp, AckResult>(userId, new AckPinsOp(channelId, lastPinTimestamp, attributes), cancellationToken);
-    }
+    public ValueTask<AckResult> AckPinsAsync(ulong userId, ulong channelId, long lastPinTimestamp, in StateAttributes attributes, CancellationToken cancellationToken = default) =>
+        AckPinsAsync(userId, channelId, lastPinTimestamp, attributes, expectedVersion: null, cancellationToken);
 
     /// <summary>
     /// Counts a mention for each user who has not read past it. Users are independent: each is
@@ -262,12 +253,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         }
     }
 
-    public ValueTask<int> DeleteAsync(ulong userId, ReadOnlyMemory<ulong> channelIds, bool all, CancellationToken cancellationToken = default)
-    {
-        CheckId(userId, nameof(userId));
-        ThrowIfBacklogFull();
-        return Run<DeleteOp, int>(userId, new DeleteOp(channelIds, all), cancellationToken);
-    }
+    public ValueTask<int> DeleteAsync(ulong userId, ReadOnlyMemory<ulong> channelIds, bool all, CancellationToken cancellationToken = default) =>
+        DeleteAsync(userId, channelIds, all, default, expectedUserVersion: null, cancellationToken);
 
     // ---- reads -----------------------------------------------------------------------------------
 
@@ -319,14 +306,14 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryBulkAck(userId, commands.Span, results.Span);
     }
 
-    private readonly struct AckParentOp(ulong parentId, ulong messageId) : IUserOperation<int>
+    private readonly struct AckParentOp(ulong parentId, ulong messageId, ulong? expectedUserVersion) : IUserOperation<int>
     {
-        public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryAckParent(userId, parentId, messageId, out result);
+        public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryAckParent(userId, parentId, messageId, expectedUserVersion, out result);
     }
 
-    private readonly struct AckPinsOp(ulong channelId, long timestamp, StateAttributes attributes) : IUserOperation<AckResult>
+    private readonly struct AckPinsOp(ulong channelId, long timestamp, StateAttributes attributes, ulong? expectedVersion) : IUserOperation<AckResult>
     {
-        public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAckPins(userId, channelId, timestamp, attributes, out result);
+        public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAckPins(userId, channelId, timestamp, attributes, expectedVersion, out result);
     }
 
     private readonly struct AddMentionOp(ulong channelId, ulong messageId, StateAttributes attributes) : IUserOperation<MentionOutcome>
@@ -339,9 +326,10 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         public bool TryRun(Shard shard, ulong userId, out bool result) => shard.TryRemoveMention(userId, channelId, messageId, out result);
     }
 
-    private readonly struct DeleteOp(ReadOnlyMemory<ulong> channelIds, bool all) : IUserOperation<int>
+    private readonly struct DeleteOp(ReadOnlyMemory<ulong> channelIds, bool all, ReadOnlyMemory<ulong> expectedVersions, ulong? expectedUserVersion) : IUserOperation<int>
     {
-        public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryDelete(userId, channelIds.Span, all, out result);
+        public bool TryRun(Shard shard, ulong userId, out int result) =>
+            shard.TryDelete(userId, channelIds.Span, all, expectedVersions.Span, expectedUserVersion, out result);
     }
 
     private readonly struct ReadOp(ReadOnlyMemory<ulong> channelIds, UserSnapshot into) : IUserOperation<bool>
@@ -366,6 +354,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.Evictions += s.Evictions;
             total.MentionOverflows += s.MentionOverflows;
             total.ProtectedUsers += s.ProtectedUsers;
+            total.WatchedUsers += shard.WatchedUsers;
         }
         (total.Hits, total.Misses) = _counters.Read();
         total.UnwrittenAge = UnwrittenAge;

@@ -10,11 +10,25 @@ public sealed class UserSnapshot
     private ReadState[] _states = new ReadState[16];
     private ParentTotal[] _parents = new ParentTotal[4];
     private ulong[] _channelScratch = new ulong[16];
+    private Deletion[] _deleted = new Deletion[4];
     private int _stateCount;
     private int _parentCount;
+    private int _deletedCount;
 
     /// <summary>The user's version when the copy was taken.</summary>
     public ulong Version { get; private set; }
+
+    /// <summary>A full read, exact changes since <see cref="SinceVersion"/>, or "resync required".</summary>
+    public SyncStatus Sync { get; private set; }
+
+    /// <summary>The version the changes are counted from (exclusive); for a full read, 0.</summary>
+    public ulong SinceVersion { get; private set; }
+
+    /// <summary>The user's sync floor: the lowest since version that can still be answered exactly.</summary>
+    public ulong SyncFloor { get; private set; }
+
+    /// <summary>Changes reads: the channels deleted after <see cref="SinceVersion"/>, sorted by channel id, each with its deletion's version.</summary>
+    public ReadOnlySpan<Deletion> Deleted => _deleted.AsSpan(0, _deletedCount);
 
     /// <summary>Totals over all of the user's live states (whatever channels were asked for).</summary>
     public UserTotals Totals { get; private set; }
@@ -26,14 +40,22 @@ public sealed class UserSnapshot
     public ReadOnlySpan<ParentTotal> Parents => _parents.AsSpan(0, _parentCount);
 
     /// <summary>Capacity kept by the buffers, in states (lets a pool drop snapshots that grew huge).</summary>
-    public int Capacity => _states.Length;
+    public int Capacity => Math.Max(_states.Length, _deleted.Length);
 
-    internal void Begin(ulong version, int maxStates)
+    internal void Begin(ulong version, int maxStates) => Begin(version, maxStates, SyncStatus.Full, 0, 0, 0);
+
+    /// <summary>Resets for a read; makes room for <paramref name="maxStates"/> states and <paramref name="maxDeleted"/> deletions.</summary>
+    internal void Begin(ulong version, int maxStates, SyncStatus sync, ulong since, ulong floor, int maxDeleted)
     {
         Version = version;
+        Sync = sync;
+        SinceVersion = since;
+        SyncFloor = floor;
         Totals = default;
         _stateCount = 0;
         _parentCount = 0;
+        _deletedCount = 0;
+        if (_deleted.Length < maxDeleted) _deleted = new Deletion[Math.Max(maxDeleted, _deleted.Length * 2)];
         if (_states.Length < maxStates) _states = new ReadState[Math.Max(maxStates, _states.Length * 2)];
         // Parents are at most the states; most users sit in a handful.
         if (_parents.Length < maxStates) _parents = new ParentTotal[Math.Max(maxStates, _parents.Length * 2)];
@@ -48,6 +70,9 @@ public sealed class UserSnapshot
 
     /// <summary>Appends a state; room was made by <see cref="Begin"/>.</summary>
     internal void Add(in ReadState state) => _states[_stateCount++] = state;
+
+    /// <summary>Appends a deletion; room was made by <see cref="Begin(ulong, int, SyncStatus, ulong, ulong, int)"/>.</summary>
+    internal void AddDeleted(ulong channelId, ulong version) => _deleted[_deletedCount++] = new Deletion(channelId, version);
 
     internal Span<ulong> ChannelScratch(int length)
     {

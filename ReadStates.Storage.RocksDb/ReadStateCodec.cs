@@ -21,10 +21,16 @@ namespace ReadStates.Storage.RocksDb;
 /// </code>
 /// Ids are fixed-width because snowflakes are large (a varint would take 9 or 10 bytes); the gaps between
 /// mention ids of one channel are small, so those are varints.
+/// A tombstone (a deleted state kept for sync reads until its retention ends) is its own format:
+/// <code>[format 2:1][version: varint][deleted at, unix ms: varint]</code>
 /// </summary>
 internal static class ReadStateCodec
 {
     public const byte FormatV1 = 1;
+    public const byte FormatTombstone = 2;
+
+    /// <summary>Longest tombstone value.</summary>
+    public const int MaxTombstoneLength = 1 + MaxVarint64 + MaxVarint64;
 
     private const byte HasLastMessageId = 1 << 0;
     private const byte HasParentId = 1 << 1;
@@ -42,6 +48,17 @@ internal static class ReadStateCodec
     public static int MaxEncodedLength(int mentionIds) =>
         3 + 8 + 8 + MaxVarint64 + MaxVarint64 + MaxVarint32 + MaxVarint32
         + (MaxVarint32 + 8) + MaxVarint32 + 8 + (mentionIds * MaxVarint64);
+
+    /// <summary>Writes a tombstone (version and deletion time) into <paramref name="destination"/>; returns the bytes written.</summary>
+    public static int EncodeTombstone(in ReadState tombstone, Span<byte> destination)
+    {
+        if (destination.Length < MaxTombstoneLength) throw new ArgumentException("Destination is smaller than MaxTombstoneLength.", nameof(destination));
+        destination[0] = FormatTombstone;
+        int pos = 1;
+        pos += Varint.Write(destination[pos..], tombstone.Version);
+        pos += Varint.Write(destination[pos..], (ulong)Math.Max(0, tombstone.DeletedAt));
+        return pos;
+    }
 
     /// <summary>Writes <paramref name="stored"/> into <paramref name="destination"/>; returns the bytes written.</summary>
     /// <param name="mentionIds">The held mention ids; sorted here if the caller's are not.</param>
@@ -96,6 +113,18 @@ internal static class ReadStateCodec
         ref ulong[] mentionScratch,
         out int mentionIds)
     {
+        if (value.Length > 0 && value[0] == FormatTombstone)
+        {
+            var t = new Reader(value[1..]);
+            ulong version = t.Varint();
+            ulong deletedAt = t.Varint();
+            if (t.Remaining != 0 || deletedAt > (ulong)ReadState.MaxLastPinTimestamp) throw Corrupt("bad tombstone");
+            state = ReadState.Tombstone(channelId, version, (long)deletedAt);
+            overflowCount = 0;
+            overflowMaxId = 0;
+            mentionIds = 0;
+            return;
+        }
         if (value.Length < 3) throw Corrupt("shorter than its header");
         if (value[0] != FormatV1) throw new InvalidDataException($"Unknown read-state value format {value[0]}.");
         byte presence = value[1];

@@ -12,7 +12,9 @@ namespace ReadStates.Storage.RocksDb;
 /// <summary>
 /// The embedded store. Key = user_id big-endian ‖ channel_id big-endian, so a user's states are
 /// contiguous and sorted by channel: one prefix scan loads a user. Channel 0 (never a real channel)
-/// holds the user's meta row: the user's version, which survives even when every state is deleted.
+/// holds the user's meta row: the user's version and sync floor, which survive even when every state is
+/// deleted. A deleted state stays as a tombstone value (version, deletion time) while it is above the sync
+/// floor, so sync reads stay exact across reloads and restarts; once the floor passes it, the row is deleted.
 /// After an I/O error (disk full, a failing device) the database is reopened once the cause clears
 /// (<see cref="RecoveringDatabase"/>), so the engine's retried writes land without a restart.
 /// Loads and writes may run concurrently, also with such a reopen.
@@ -21,6 +23,7 @@ public sealed class RocksDbStore : IReadStateStore
 {
     private const int KeyLength = 16;
     private const byte MetaFormatV1 = 1;
+    private const byte MetaFormatV2 = 2;
 
     private readonly DbOptions _dbOptions;
     private readonly RecoveringDatabase _db;
@@ -95,7 +98,7 @@ public sealed class RocksDbStore : IReadStateStore
     private void Load(RocksDbSharp.RocksDb db, ulong userId, LoadContext context, StateBatch into)
     {
         into.BeginUser(userId, 0);
-        ulong metaVersion = 0;
+        ulong metaVersion = 0, metaFloor = 0;
         using (var it = db.NewIterator(readOptions: context.ReadOptions))
         {
             for (it.Seek(context.Lower); it.Valid(); it.Next())
@@ -106,12 +109,15 @@ public sealed class RocksDbStore : IReadStateStore
                 var value = it.GetValueSpan();
                 if (channelId == 0)
                 {
-                    metaVersion = DecodeMeta(value);
+                    (metaVersion, metaFloor) = DecodeMeta(value);
                     continue;
                 }
                 try
                 {
                     ReadStateCodec.Decode(value, channelId, out var state, out int overflowCount, out ulong overflowMaxId, ref context.Mentions, out int mentionIds);
+                    // The meta row sorts first (channel 0) and is written in the same batch as the purges, so a
+                    // tombstone at or below the floor cannot be here; skip one anyway rather than resurrect history.
+                    if (state.IsDeleted && state.Version <= metaFloor) continue;
                     into.AddState(state, overflowCount, overflowMaxId, context.Mentions.AsSpan(0, mentionIds));
                 }
                 catch (InvalidDataException e)
@@ -124,6 +130,7 @@ public sealed class RocksDbStore : IReadStateStore
             Native.Instance.rocksdb_iter_get_error(it.Handle);
         }
         into.RaiseVersion(metaVersion);
+        into.RaiseSyncFloor(metaFloor);
     }
 
     public Task WriteAsync(StateBatch batch, CancellationToken cancellationToken)
@@ -135,9 +142,9 @@ public sealed class RocksDbStore : IReadStateStore
         int maxMentions = 0;
         foreach (ref readonly var s in batch.States)
             maxMentions = Math.Max(maxMentions, s.MentionLength);
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(ReadStateCodec.MaxEncodedLength(maxMentions), 16));
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(ReadStateCodec.MaxEncodedLength(maxMentions), ReadStateCodec.MaxTombstoneLength));
         Span<byte> key = stackalloc byte[KeyLength];
-        Span<byte> meta = stackalloc byte[11];
+        Span<byte> meta = stackalloc byte[MaxMetaLength];
         try
         {
             using var writeBatch = new WriteBatch();
@@ -148,14 +155,16 @@ public sealed class RocksDbStore : IReadStateStore
                     WriteKey(key, user.UserId, stored.State.ChannelId);
                     if (stored.IsDeleted)
                     {
-                        writeBatch.Delete(key);
+                        // Above the floor a deletion is history sync reads still report; at or below it, a purge.
+                        if (stored.State.Version <= user.SyncFloor) writeBatch.Delete(key);
+                        else writeBatch.Put(key, buffer.AsSpan(0, ReadStateCodec.EncodeTombstone(stored.State, buffer)));
                         continue;
                     }
                     int length = ReadStateCodec.Encode(stored, batch.MentionsOf(stored), buffer);
                     writeBatch.Put(key, buffer.AsSpan(0, length));
                 }
                 WriteKey(key, user.UserId, 0);
-                writeBatch.Put(key, meta[..EncodeMeta(meta, user.Version)]);
+                writeBatch.Put(key, meta[..EncodeMeta(meta, user.Version, user.SyncFloor)]);
             }
             WriteOrRecover(writeBatch);
         }
@@ -238,28 +247,29 @@ public sealed class RocksDbStore : IReadStateStore
         }
     }
 
-    private static int EncodeMeta(Span<byte> destination, ulong version)
+    private const int MaxMetaLength = 1 + Varint.MaxLength * 2;
+
+    /// <summary>Meta row v2: [2][version varint][sync floor varint]. (v1 had no floor.)</summary>
+    private static int EncodeMeta(Span<byte> destination, ulong version, ulong syncFloor)
     {
-        destination[0] = MetaFormatV1;
+        destination[0] = MetaFormatV2;
         int i = 1;
-        while (version >= 0x80)
-        {
-            destination[i++] = (byte)(version | 0x80);
-            version >>= 7;
-        }
-        destination[i++] = (byte)version;
+        i += Varint.Write(destination[i..], version);
+        i += Varint.Write(destination[i..], syncFloor);
         return i;
     }
 
-    private static ulong DecodeMeta(ReadOnlySpan<byte> value)
+    /// <summary>
+    /// The user's version and sync floor. A v1 row (written before tombstones were kept) has no floor: its
+    /// deletions left no trace, so the floor is the version itself and a sync from before it is a resync.
+    /// </summary>
+    private static (ulong Version, ulong Floor) DecodeMeta(ReadOnlySpan<byte> value)
     {
-        if (value.Length < 2 || value[0] != MetaFormatV1) throw new InvalidDataException("Corrupt user meta row.");
-        ulong result = 0;
-        for (int i = 1, shift = 0; i < value.Length && shift < 64; i++, shift += 7)
-        {
-            result |= (ulong)(value[i] & 0x7F) << shift;
-            if (value[i] < 0x80) return result;
-        }
-        throw new InvalidDataException("Corrupt user meta row.");
+        int pos = 1;
+        if (value.Length < 2 || value[0] is not (MetaFormatV1 or MetaFormatV2) || !Varint.TryRead(value, ref pos, out ulong version))
+            throw new InvalidDataException("Corrupt user meta row.");
+        if (value[0] == MetaFormatV1) return (version, version);
+        if (!Varint.TryRead(value, ref pos, out ulong floor) || pos != value.Length || floor > version) throw new InvalidDataException("Corrupt user meta row.");
+        return (version, floor);
     }
 }

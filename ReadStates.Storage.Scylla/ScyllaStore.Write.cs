@@ -101,9 +101,9 @@ public sealed partial class ScyllaStore
             values.Clear();
             values.AddBigint(userId);
             values.AddBigint(unchecked((long)s.ChannelId));
-            if (stored.IsDeleted)
+            if (stored.IsDeleted && s.Version <= user.SyncFloor)
             {
-                b.Add(connected.Delete, values);
+                b.Add(connected.Delete, values); // compacted: the row goes
                 continue;
             }
             var mentions = batch.MentionsOf(stored);
@@ -115,20 +115,23 @@ public sealed partial class ScyllaStore
             values.AddBlob(context.Blob.AsSpan(0, blobLength));
             values.AddTinyint((sbyte)s.Type);
             values.AddBigint(unchecked((long)s.ParentId));
-            values.AddInt((int)(s.Flags & ReadState.PublicFlags));
+            // A tombstone is the same upsert: zeros, the tombstone flag, the deletion time in the pin column.
+            values.AddInt((int)(s.Flags & ReadState.PublicFlags) | (stored.IsDeleted ? ScyllaSchema.TombstoneFlag : 0));
             values.AddTimestamp(s.LastPinTimestamp);
             values.AddInt(s.LastViewed);
             values.AddBigint(unchecked((long)s.Version));
+            values.AddUnset(); // sync_floor: the meta row's only
             b.Add(connected.Upsert, values);
         }
         if (cursor >= 0) return false;
 
-        // The meta row: only version is meant to change; every other column is unset (no tombstones, no overwrite).
+        // The meta row: only version and sync floor are meant to change; every other column is unset (no tombstones, no overwrite).
         values.Clear();
         values.AddBigint(userId);
         values.AddBigint(MetaChannelId);
         for (int i = 0; i < 8; i++) values.AddUnset();
         values.AddBigint(unchecked((long)user.Version));
+        values.AddBigint(unchecked((long)user.SyncFloor));
         b.Add(connected.Upsert, values);
         return true;
     }

@@ -10,8 +10,9 @@ namespace ReadStates.Storage.Scylla;
 /// <summary>
 /// <see cref="IReadStateStore"/> on ScyllaDB through our CQL v4 client. One partition per user
 /// (<c>read_states</c>, clustered by channel_id); channel_id 0 is the user's meta row holding the user
-/// version. Writes are one unlogged batch of prepared statements per user partition with a client-side
-/// timestamp, so a retried flush is idempotent; deleted states become DELETEs; never a null (no cell
+/// version and sync floor. Writes are one unlogged batch of prepared statements per user partition with a
+/// client-side timestamp, so a retried flush is idempotent; deleted states above the floor become tombstone
+/// rows (flag and deletion time, see <see cref="ScyllaSchema"/>), at or below it DELETEs; never a null (no cell
 /// tombstones), and unset for the columns a statement does not mean to change.
 /// </summary>
 public sealed partial class ScyllaStore : IReadStateStore
@@ -139,6 +140,16 @@ public sealed partial class ScyllaStore : IReadStateStore
             (await session.QueryAsync(ScyllaSchema.CreateKeyspace(options.Keyspace, dc, options.ReplicationFactor, tablets: false), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
         }
         (await session.QueryAsync(ScyllaSchema.CreateTable(options.Keyspace), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
+        try
+        {
+            (await session.QueryAsync(ScyllaSchema.AddSyncFloor(options.Keyspace), null, ddl, cancellationToken).ConfigureAwait(false))?.Dispose();
+            ScyllaLog.AddedSyncFloor(logger, options.Keyspace);
+        }
+        catch (CqlServerException ex) when (ex.Code is CqlErrorCode.Invalid or CqlErrorCode.AlreadyExists
+            && (ex.ServerMessage.Contains("exist", StringComparison.OrdinalIgnoreCase) || ex.ServerMessage.Contains("conflict", StringComparison.OrdinalIgnoreCase)))
+        {
+            // The table has it (created with it, or altered before).
+        }
         if (!await session.WaitForSchemaAgreementAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
             ScyllaLog.NoSchemaAgreement(logger);
     }
@@ -162,9 +173,10 @@ public sealed partial class ScyllaStore : IReadStateStore
             var states = scratch.StatesOf(user);
             int firstLow = 0;
             while (firstLow < states.Length && (long)states[firstLow].State.ChannelId < 0) firstLow++;
-            for (int i = firstLow; i < states.Length; i++) Append(into, scratch, states[i]);
-            for (int i = 0; i < firstLow; i++) Append(into, scratch, states[i]);
+            for (int i = firstLow; i < states.Length; i++) Append(into, scratch, states[i], user.SyncFloor);
+            for (int i = 0; i < firstLow; i++) Append(into, scratch, states[i], user.SyncFloor);
             into.RaiseVersion(user.Version);
+            into.RaiseSyncFloor(user.SyncFloor);
         }
         finally
         {
@@ -172,8 +184,13 @@ public sealed partial class ScyllaStore : IReadStateStore
         }
     }
 
-    private static void Append(StateBatch into, StateBatch scratch, in StoredState s)
-        => into.AddState(s.State, s.OverflowCount, s.OverflowMaxId, scratch.MentionsOf(s));
+    // A tombstone at or below the floor is one whose purge did not land (its meta row did, in a later batch
+    // of a multi-batch write that was retried): forgotten history, not reported.
+    private static void Append(StateBatch into, StateBatch scratch, in StoredState s, ulong syncFloor)
+    {
+        if (s.IsDeleted && s.State.Version <= syncFloor) return;
+        into.AddState(s.State, s.OverflowCount, s.OverflowMaxId, scratch.MentionsOf(s));
+    }
 
     private async Task ReadPartitionAsync(Connected connected, ulong userId, StateBatch scratch, CancellationToken cancellationToken)
     {
@@ -194,7 +211,16 @@ public sealed partial class ScyllaStore : IReadStateStore
                     long channel = rows.GetInt64(0);
                     if (channel == MetaChannelId)
                     {
-                        scratch.RaiseVersion(unchecked((ulong)rows.GetInt64(9)));
+                        ulong version = unchecked((ulong)rows.GetInt64(9));
+                        scratch.RaiseVersion(version);
+                        // A meta row from before sync floors: its deletions left no trace, so history starts at its version.
+                        scratch.RaiseSyncFloor(rows.IsNull(10) ? version : unchecked((ulong)rows.GetInt64(10)));
+                        continue;
+                    }
+                    int flags = rows.GetInt32(6);
+                    if ((flags & ScyllaSchema.TombstoneFlag) != 0)
+                    {
+                        scratch.AddState(ReadState.Tombstone(unchecked((ulong)channel), unchecked((ulong)rows.GetInt64(9)), rows.GetInt64(7)), 0, 0, []);
                         continue;
                     }
                     var state = new ReadState
@@ -204,7 +230,7 @@ public sealed partial class ScyllaStore : IReadStateStore
                         MentionCount = rows.GetInt32(2),
                         Type = (ReadStateType)rows.GetSByte(4),
                         ParentId = unchecked((ulong)rows.GetInt64(5)),
-                        Flags = (ReadStateFlags)rows.GetInt32(6) & ReadState.PublicFlags,
+                        Flags = (ReadStateFlags)flags & ReadState.PublicFlags,
                         LastPinTimestamp = rows.GetInt64(7),
                         LastViewed = rows.GetInt32(8),
                         Version = unchecked((ulong)rows.GetInt64(9)),

@@ -10,7 +10,7 @@ namespace ReadStates.Bench.Shared;
 internal sealed class InMemoryStore : IReadStateStore
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<ulong, (ulong Version, ReadState[] States)> _users = [];
+    private readonly Dictionary<ulong, (ulong Version, ulong Floor, ReadState[] States)> _users = [];
     private long _writes;
 
     public string Name => "memory";
@@ -19,12 +19,13 @@ internal sealed class InMemoryStore : IReadStateStore
 
     public Task LoadUserAsync(ulong userId, StateBatch into, CancellationToken cancellationToken)
     {
-        (ulong Version, ReadState[] States) row;
+        (ulong Version, ulong Floor, ReadState[] States) row;
         lock (_gate)
         {
             if (!_users.TryGetValue(userId, out row)) { into.BeginUser(userId, 0); return Task.CompletedTask; }
         }
         into.BeginUser(userId, row.Version);
+        into.RaiseSyncFloor(row.Floor);
         foreach (ref readonly var s in row.States.AsSpan()) into.AddState(s, 0, 0, default);
         return Task.CompletedTask;
     }
@@ -41,7 +42,7 @@ internal sealed class InMemoryStore : IReadStateStore
                 if (existing.States is not null) foreach (var s in existing.States) merged[s.ChannelId] = s;
                 foreach (ref readonly var s in incoming)
                 {
-                    if (s.IsDeleted) merged.Remove(s.State.ChannelId);
+                    if (s.IsDeleted && s.State.Version <= user.SyncFloor) merged.Remove(s.State.ChannelId); // purged; above the floor a tombstone row stays
                     else
                     {
                         var copy = s.State;
@@ -49,7 +50,7 @@ internal sealed class InMemoryStore : IReadStateStore
                         merged[s.State.ChannelId] = copy;
                     }
                 }
-                _users[user.UserId] = (Math.Max(user.Version, existing.Version), merged.Values.ToArray());
+                _users[user.UserId] = (Math.Max(user.Version, existing.Version), Math.Max(user.SyncFloor, existing.Floor), merged.Values.ToArray());
             }
         }
         Interlocked.Increment(ref _writes);

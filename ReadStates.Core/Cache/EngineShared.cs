@@ -24,6 +24,14 @@ internal sealed class EngineShared(EngineOptions options, IReadStateStore store,
         set => _storeHealthy = value;
     }
 
+    /// <summary>The engine's clock: tombstones record when they were deleted, compaction compares with it.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Now, in unix milliseconds.</summary>
+    public long NowMs() => Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public long RetentionMs => (long)Options.TombstoneRetention.TotalMilliseconds;
+
     /// <summary>Set by the engine: wakes write-behind early when the backlog grows.</summary>
     public Action? WakeFlusher { get; set; }
 }

@@ -41,13 +41,16 @@ internal sealed class EvictedUsers(EngineShared shared)
 }
 
 /// <summary>A dirty user evicted from the cache: its full state waits here until the store has it.</summary>
-internal sealed class EvictedUser(ulong userId, StateBatch states, ulong version, ulong persistedVersion)
+internal sealed class EvictedUser(ulong userId, StateBatch states, ulong version, ulong persistedVersion, ulong syncFloor, ulong persistedFloor)
 {
     public ulong UserId { get; } = userId;
     public StateBatch States { get; } = states;
     public ulong Version { get; } = version;
     public ulong PersistedVersion { get; set; } = persistedVersion;
+    /// <summary>The user's sync floor; its copy still holds the compacted tombstones above <see cref="PersistedFloor"/>.</summary>
+    public ulong SyncFloor { get; } = syncFloor;
+    public ulong PersistedFloor { get; set; } = persistedFloor;
     public long CollectedInCycle { get; set; } = -1;
     public long Units => Math.Max(1, States.StateCount);
-    public bool FullyPersisted => PersistedVersion >= Version;
+    public bool FullyPersisted => PersistedVersion >= Version && PersistedFloor >= SyncFloor;
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ReadStates.Core.Storage;
+using ReadStates.Core.Sync;
 
 namespace ReadStates.Core.Cache;
 
@@ -8,9 +9,9 @@ namespace ReadStates.Core.Cache;
 /// through an open-addressing <see cref="UserIndex"/>, ordered for eviction by a <see cref="SegmentedLru"/>,
 /// their states in a <see cref="StateArena"/>; the rules of each call are <see cref="StateRules"/>.
 /// Every public method takes the shard lock for a short, I/O-free critical section; store loads and
-/// writes happen outside it.
+/// writes happen outside it, and so does notifying the watchers of a changed user (<see cref="ShardWatchers"/>).
 /// </summary>
-internal sealed class Shard
+internal sealed partial class Shard
 {
     // A few batches per shard serve loads and evicted copies, so misses and evictions don't
     // allocate a batch (several KB) each time.
@@ -24,6 +25,7 @@ internal sealed class Shard
     private readonly SegmentedLru _lru = new();
     private readonly DirtyQueue _dirty = new();
     private readonly EvictedUsers _evicted;
+    private readonly ShardWatchers _watchers = new();
     private readonly Dictionary<ulong, Task> _loading = [];
     private readonly Stack<StateBatch> _spareBatches = new();
 
@@ -49,93 +51,108 @@ internal sealed class Shard
 
     public bool TryAck(ulong userId, in AckCommand cmd, out AckResult result)
     {
+        ChangeSubscription? watchers;
         lock (_lock)
         {
             int slot = Resolve(userId);
             if (slot < 0) { result = default; return false; }
             var (stamp, units) = Begin(slot);
             result = StateRules.Ack(_arena, ref _slots[slot], cmd, MaxStates, ref stamp);
-            Finish(slot, units, stamp);
-            return true;
+            watchers = Finish(slot, units, stamp);
         }
+        ChangeSubscription.NotifyAll(watchers);
+        return true;
     }
 
     public bool TryBulkAck(ulong userId, ReadOnlySpan<AckCommand> cmds, Span<AckResult> results)
     {
+        ChangeSubscription? watchers;
         lock (_lock)
         {
             int slot = Resolve(userId);
             if (slot < 0) return false;
             var (stamp, units) = Begin(slot);
             StateRules.BulkAck(_arena, ref _slots[slot], cmds, results, MaxStates, ref stamp);
-            Finish(slot, units, stamp);
-            return true;
+            watchers = Finish(slot, units, stamp);
         }
+        ChangeSubscription.NotifyAll(watchers);
+        return true;
     }
 
-    public bool TryAckParent(ulong userId, ulong parentId, ulong messageId, out int acked)
+    public bool TryAckParent(ulong userId, ulong parentId, ulong messageId, ulong? expectedUserVersion, out int acked)
     {
+        ChangeSubscription? watchers;
         lock (_lock)
         {
             int slot = Resolve(userId);
             if (slot < 0) { acked = 0; return false; }
             var (stamp, units) = Begin(slot);
-            acked = StateRules.AckParent(_arena, ref _slots[slot], parentId, messageId, ref stamp);
-            Finish(slot, units, stamp);
-            return true;
+            acked = StateRules.AckParent(_arena, ref _slots[slot], parentId, messageId, expectedUserVersion, ref stamp);
+            watchers = Finish(slot, units, stamp);
         }
+        ChangeSubscription.NotifyAll(watchers);
+        return true;
     }
 
-    public bool TryAckPins(ulong userId, ulong channelId, long timestamp, in StateAttributes attributes, out AckResult result)
+    public bool TryAckPins(ulong userId, ulong channelId, long timestamp, in StateAttributes attributes, ulong? expectedVersion, out AckResult result)
     {
+        ChangeSubscription? watchers;
         lock (_lock)
         {
             int slot = Resolve(userId);
             if (slot < 0) { result = default; return false; }
             var (stamp, units) = Begin(slot);
-            result = StateRules.AckPins(_arena, ref _slots[slot], channelId, timestamp, attributes, MaxStates, ref stamp);
-            Finish(slot, units, stamp);
-            return true;
+            result = StateRules.AckPins(_arena, ref _slots[slot], channelId, timestamp, attributes, expectedVersion, MaxStates, ref stamp);
+            watchers = Finish(slot, units, stamp);
         }
+        ChangeSubscription.NotifyAll(watchers);
+        return true;
     }
 
     public bool TryAddMention(ulong userId, ulong channelId, ulong messageId, in StateAttributes attributes, out MentionOutcome outcome)
     {
+        ChangeSubscription? watchers;
         lock (_lock)
         {
             int slot = Resolve(userId);
             if (slot < 0) { outcome = default; return false; }
             var (stamp, units) = Begin(slot);
             outcome = StateRules.AddMention(_arena, ref _slots[slot], channelId, messageId, attributes, MaxStates, ref stamp);
-            Finish(slot, units, stamp);
-            return true;
+            watchers = Finish(slot, units, stamp);
         }
+        ChangeSubscription.NotifyAll(watchers);
+        return true;
     }
 
     public bool TryRemoveMention(ulong userId, ulong channelId, ulong messageId, out bool removed)
     {
+        ChangeSubscription? watchers;
         lock (_lock)
         {
             int slot = Resolve(userId);
             if (slot < 0) { removed = false; return false; }
             var (stamp, units) = Begin(slot);
             removed = StateRules.RemoveMention(_arena, ref _slots[slot], channelId, messageId, ref stamp);
-            Finish(slot, units, stamp);
-            return true;
+            watchers = Finish(slot, units, stamp);
         }
+        ChangeSubscription.NotifyAll(watchers);
+        return true;
     }
 
-    public bool TryDelete(ulong userId, ReadOnlySpan<ulong> channelIds, bool all, out int deleted)
+    public bool TryDelete(ulong userId, ReadOnlySpan<ulong> channelIds, bool all, ReadOnlySpan<ulong> expectedVersions, ulong? expectedUserVersion, out int deleted)
     {
+        ChangeSubscription? watchers;
         lock (_lock)
         {
             int slot = Resolve(userId);
             if (slot < 0) { deleted = 0; return false; }
             var (stamp, units) = Begin(slot);
-            deleted = StateRules.Delete(_arena, ref _slots[slot], channelIds, all, ref stamp);
-            Finish(slot, units, stamp);
-            return true;
+            deleted = StateRules.Delete(_arena, ref _slots[slot], channelIds, all, expectedVersions, expectedUserVersion,
+                _shared.NowMs(), _shared.Options.MaxTombstonesPerUser, ref stamp);
+            watchers = Finish(slot, units, stamp);
         }
+        ChangeSubscription.NotifyAll(watchers);
+        return true;
     }
 
     /// <summary>Copies a resident user's states and totals into <paramref name="into"/>; false when it needs a load.</summary>
@@ -152,14 +169,20 @@ internal sealed class Shard
 
     private (Stamp Stamp, long Units) Begin(int slot) => (default, _slots[slot].Units);
 
-    /// <summary>After a call: account for grown or shrunk blocks, queue a changed user for write-behind, evict past capacity.</summary>
-    private void Finish(int slot, long unitsBefore, in Stamp stamp)
+    /// <summary>
+    /// After a call: account for grown or shrunk blocks, queue a changed user for write-behind, evict past
+    /// capacity. Returns the user's watchers to notify once the lock is released (null: unchanged or unwatched).
+    /// </summary>
+    private ChangeSubscription? Finish(int slot, long unitsBefore, in Stamp stamp)
     {
         AssertLocked();
         _units += _slots[slot].Units - unitsBefore;
-        if (!stamp.Changed) return;
+        if (!stamp.Changed) return null;
+        // Read before eviction can reuse the slot; nobody watching costs one compare.
+        var watchers = _watchers.Count == 0 ? null : _watchers.Of(_slots[slot].UserId);
         MarkDirty(slot);
         EvictOverCapacity(slot);
+        return watchers;
     }
 
     // ---- residency ---------------------------------------------------------------------------------
@@ -175,7 +198,7 @@ internal sealed class Shard
         }
         if (_evicted.TryTake(userId, out var evicted))
         {
-            slot = InsertUser(userId, evicted.States, evicted.PersistedVersion);
+            slot = InsertUser(userId, evicted.States, evicted.PersistedVersion, evicted.PersistedFloor);
             ReturnBatch(evicted.States);
             _lru.Touch(slot); // this call is the access that brought it back
             MarkDirty(slot);
@@ -207,8 +230,11 @@ internal sealed class Shard
         return _slotHigh++;
     }
 
-    /// <summary>Makes a user resident from a one-user batch (a store load, or an evicted user's copy).</summary>
-    private int InsertUser(ulong userId, StateBatch batch, ulong? persistedVersion)
+    /// <summary>
+    /// Makes a user resident from a one-user batch: a store load (persisted versions null: the store has it all),
+    /// or an evicted user's copy (with what the store had of it).
+    /// </summary>
+    private int InsertUser(ulong userId, StateBatch batch, ulong? persistedVersion, ulong? persistedFloor)
     {
         AssertLocked();
         Debug.Assert(!_index.TryGet(userId, out _), "user already resident");
@@ -220,9 +246,18 @@ internal sealed class Shard
             var entry = batch.Users[0];
             Debug.Assert(entry.UserId == userId, "batch of another user");
             u.Version = entry.Version;
-            _arena.Restore(ref u, batch, entry);
+            u.SyncFloor = entry.SyncFloor;
+            u.PersistedFloor = persistedFloor ?? entry.SyncFloor;
+            _arena.Restore(ref u, batch, entry, u.PersistedFloor);
         }
         u.PersistedVersion = persistedVersion ?? u.Version;
+        if (persistedVersion is null)
+        {
+            // A store load: tombstones that aged out (or overflow the cap) while the user was away are compacted
+            // now, and write-behind purges their rows.
+            TombstoneCompaction.ExpireOld(_arena, ref u, _shared.NowMs(), _shared.RetentionMs);
+            TombstoneCompaction.EnforceCap(_arena, ref u, _shared.Options.MaxTombstonesPerUser);
+        }
         _index.Add(userId, slot);
         _lru.Add(slot);
         _units += u.Units;
@@ -248,8 +283,9 @@ internal sealed class Shard
         {
             var copy = RentBatch();
             copy.BeginUser(u.UserId, u.Version);
+            copy.RaiseSyncFloor(u.SyncFloor);
             _arena.CopyTo(copy, u, changedAfter: null);
-            _evicted.Add(new EvictedUser(u.UserId, copy, u.Version, u.PersistedVersion));
+            _evicted.Add(new EvictedUser(u.UserId, copy, u.Version, u.PersistedVersion, u.SyncFloor, u.PersistedFloor));
             if (_shared.Backlog > _shared.Options.MaxBacklogStates / 4) _shared.WakeFlusher?.Invoke();
         }
         if (u.Queued) _queuedResident--; // its queue entry goes stale and is skipped
@@ -317,7 +353,8 @@ internal sealed class Shard
                 _loads++;
                 if (!_index.TryGet(userId, out _) && !_evicted.Contains(userId))
                 {
-                    int slot = InsertUser(userId, batch, null);
+                    int slot = InsertUser(userId, batch, null, null);
+                    if (_slots[slot].IsDirty) MarkDirty(slot);
                     EvictOverCapacity(slot);
                 }
                 ReturnBatch(batch);
@@ -350,6 +387,7 @@ internal sealed class Shard
                 _queuedResident--;
                 if (!u.IsDirty) continue;
                 batch.BeginUser(u.UserId, u.Version);
+                batch.RaiseSyncFloor(u.SyncFloor);
                 _arena.CopyTo(batch, u, u.PersistedVersion);
             }
             if (_evicted.Count == 0) return batch.UserCount - before;
@@ -359,10 +397,13 @@ internal sealed class Shard
                 if (evicted.CollectedInCycle == cycle) continue;
                 evicted.CollectedInCycle = cycle;
                 batch.BeginUser(evicted.UserId, evicted.Version);
+                batch.RaiseSyncFloor(evicted.SyncFloor);
                 var copy = evicted.States;
                 foreach (ref readonly var s in copy.States)
                 {
-                    if (s.State.Version <= evicted.PersistedVersion) continue;
+                    // Changed since the last write, or a compacted tombstone whose row the store still has.
+                    bool purge = s.IsDeleted && s.State.Version <= evicted.SyncFloor && s.State.Version > evicted.PersistedFloor;
+                    if (s.State.Version <= evicted.PersistedVersion && !purge) continue;
                     batch.AddState(s.State, s.OverflowCount, s.OverflowMaxId, copy.MentionsOf(s));
                 }
             }
@@ -371,8 +412,8 @@ internal sealed class Shard
     }
 
     /// <summary>
-    /// The store has these users (all of this shard) up to each entry's version: advance, drop written
-    /// tombstones, release evicted copies. One lock acquisition for the whole run.
+    /// The store has these users (all of this shard) up to each entry's version and sync floor: advance,
+    /// free the compacted tombstones it purged, release evicted copies. One lock acquisition for the whole run.
     /// </summary>
     public void MarkPersisted(ReadOnlySpan<UserEntry> users)
     {
@@ -383,19 +424,21 @@ internal sealed class Shard
                 if (_index.TryGet(user.UserId, out int slot))
                 {
                     ref var u = ref _slots[slot];
-                    if (user.Version <= u.PersistedVersion) continue;
-                    u.PersistedVersion = user.Version;
-                    if (u.Tombstones > 0)
+                    if (user.Version > u.PersistedVersion) u.PersistedVersion = user.Version;
+                    if (user.SyncFloor <= u.PersistedFloor) continue;
+                    u.PersistedFloor = user.SyncFloor;
+                    if (u.Purging > 0)
                     {
                         long before = u.Units;
-                        _arena.CompactTombstones(ref u);
+                        _arena.DropPurged(ref u, u.PersistedFloor);
                         _units += u.Units - before;
                     }
                     continue;
                 }
-                if (_evicted.TryGet(user.UserId, out var evicted) && user.Version > evicted.PersistedVersion)
+                if (_evicted.TryGet(user.UserId, out var evicted))
                 {
-                    evicted.PersistedVersion = user.Version;
+                    if (user.Version > evicted.PersistedVersion) evicted.PersistedVersion = user.Version;
+                    if (user.SyncFloor > evicted.PersistedFloor) evicted.PersistedFloor = user.SyncFloor;
                     if (evicted.FullyPersisted && _evicted.TryTake(user.UserId, out _)) ReturnBatch(evicted.States);
                 }
             }

@@ -6,7 +6,7 @@ namespace ReadStates.Core.Cache;
 
 /// <summary>
 /// Where a shard's read states live: one pooled block of <see cref="CachedState"/> cells per user,
-/// sorted by channel id (tombstones included until the store has them), and the mention ids of those
+/// sorted by channel id (tombstones included, until compacted and purged from the store), and the mention ids of those
 /// cells in the <see cref="MentionArena"/>. Nothing here knows about users' LRU order or versions.
 /// WARNING: runs under the shard lock (not thread-safe): copy and compute only, never block or call out.
 /// </summary>
@@ -74,37 +74,50 @@ internal sealed class StateArena
         u.Count++;
     }
 
-    /// <summary>Fills a new user's block from one user of a batch (a store load, or an evicted user's copy).</summary>
-    public void Restore(ref UserSlot u, StateBatch batch, in UserEntry entry)
+    /// <summary>
+    /// Fills a new user's block from one user of a batch (a store load, or an evicted user's copy). The caller
+    /// has set <see cref="UserSlot.SyncFloor"/>: tombstones at or below it count as purging, and those at or
+    /// below <paramref name="purgedFloor"/> (the store has purged them already) are not restored at all.
+    /// </summary>
+    public void Restore(ref UserSlot u, StateBatch batch, in UserEntry entry, ulong purgedFloor)
     {
         Debug.Assert(u.Count == 0 && u.StatesStart < 0, "restoring over a live block");
         var stored = batch.StatesOf(entry);
-        if (stored.Length == 0) return;
-        u.StatesClass = (byte)_cells.ClassFor(stored.Length);
+        int keep = 0;
+        foreach (ref readonly var s in stored)
+            if (!s.IsDeleted || s.State.Version > purgedFloor) keep++;
+        if (keep == 0) return;
+        u.StatesClass = (byte)_cells.ClassFor(keep);
         u.StatesStart = _cells.Rent(u.StatesClass);
-        u.Count = stored.Length;
-        var dst = _cells.Block(u.StatesStart, stored.Length);
+        u.Count = keep;
+        var dst = _cells.Block(u.StatesStart, keep);
         bool sorted = true;
-        for (int i = 0; i < stored.Length; i++)
+        int i = 0;
+        foreach (ref readonly var s in stored)
         {
-            ref readonly var s = ref stored[i];
+            if (s.IsDeleted && s.State.Version <= purgedFloor) continue;
             dst[i] = new CachedState(s.State);
             Mentions.Restore(ref dst[i], batch.MentionsOf(s), s.OverflowCount, s.OverflowMaxId);
-            if (s.IsDeleted) u.Tombstones++;
+            if (s.IsDeleted)
+            {
+                u.Tombstones++;
+                if (s.State.Version <= u.SyncFloor) u.Purging++;
+            }
             if (i > 0 && dst[i - 1].State.ChannelId >= dst[i].State.ChannelId) sorted = false;
+            i++;
         }
         if (!sorted) dst.Sort(static (a, b) => a.State.ChannelId.CompareTo(b.State.ChannelId));
     }
 
     /// <summary>
-    /// Appends the user's states to the batch: those changed after <paramref name="changedAfter"/> (for
-    /// write-behind), or all of them when it is null (an eviction copy).
+    /// Appends the user's states to the batch: for write-behind, those changed after <paramref name="changedAfter"/>
+    /// plus the compacted tombstones the store must purge; all of them when it is null (an eviction copy).
     /// </summary>
     public void CopyTo(StateBatch batch, in UserSlot u, ulong? changedAfter)
     {
         foreach (ref readonly var c in Of(u))
         {
-            if (changedAfter is { } v && c.State.Version <= v) continue;
+            if (changedAfter is { } v && c.State.Version <= v && !(c.State.IsDeleted && c.State.Version <= u.SyncFloor)) continue;
             var (overflow, maxId) = Mentions.OverflowOf(c);
             batch.AddState(c.State, overflow, maxId, Mentions.HeldIds(c));
         }
@@ -118,21 +131,24 @@ internal sealed class StateArena
         u.StatesStart = -1;
         u.Count = 0;
         u.Tombstones = 0;
+        u.Purging = 0;
     }
 
-    /// <summary>Drops the tombstones the store already has (version at or below the persisted one).</summary>
-    public void CompactTombstones(ref UserSlot u)
+    /// <summary>Drops the compacted tombstones the store has purged (at or below <paramref name="purgedFloor"/>).</summary>
+    public void DropPurged(ref UserSlot u, ulong purgedFloor)
     {
         var cells = Of(u);
         int kept = 0;
         for (int i = 0; i < cells.Length; i++)
         {
-            if (cells[i].State.IsDeleted && cells[i].State.Version <= u.PersistedVersion) continue;
+            if (cells[i].State.IsDeleted && cells[i].State.Version <= purgedFloor) continue;
             cells[kept++] = cells[i];
         }
-        u.Tombstones -= cells.Length - kept;
+        int dropped = cells.Length - kept;
+        u.Tombstones -= dropped;
+        u.Purging -= dropped;
         u.Count = kept;
-        Debug.Assert(u.Tombstones >= 0, "more tombstones dropped than counted");
+        Debug.Assert(u.Tombstones >= 0 && u.Purging >= 0, "more tombstones dropped than counted");
         if (kept == 0 && u.StatesStart >= 0)
         {
             _cells.Return(u.StatesStart, u.StatesClass);

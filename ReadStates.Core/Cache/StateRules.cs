@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace ReadStates.Core.Cache;
 
 /// <summary>A call's version: the first change raises the user's version, later changes in the same call share it.</summary>
@@ -12,7 +14,8 @@ internal struct Stamp
 
 /// <summary>
 /// The read-state semantics (DESIGN.md's API table) applied to one resident user's states. Every rule
-/// either changes nothing and throws before the first change (limits), or applies completely.
+/// either changes nothing and throws before the first change (limits, conditional-write preconditions), or
+/// applies completely. A precondition compares a state's version (0 = no live state there) or the user's.
 /// WARNING: runs under the shard lock: copy and compute only, never allocate or call out.
 /// </summary>
 internal static class StateRules
@@ -20,6 +23,7 @@ internal static class StateRules
     public static AckResult Ack(StateArena arena, ref UserSlot u, in AckCommand cmd, int maxStates, ref Stamp stamp)
     {
         int index = arena.Find(u, cmd.ChannelId);
+        if (cmd.ExpectedVersion is { } expected) Expect(arena, u, index, cmd.ChannelId, expected, entryIndex: -1);
         if (!arena.IsLive(u, index)) CheckRoom(u, 1, maxStates, entryIndex: -1);
         return AckAt(arena, ref u, index, cmd, ref stamp);
     }
@@ -27,6 +31,9 @@ internal static class StateRules
     public static void BulkAck(StateArena arena, ref UserSlot u, ReadOnlySpan<AckCommand> cmds, Span<AckResult> results, int maxStates, ref Stamp stamp)
     {
         int newStates = 0;
+        // Every entry's precondition against the states as they are before the call, before any change.
+        for (int i = 0; i < cmds.Length; i++)
+            if (cmds[i].ExpectedVersion is { } expected) Expect(arena, u, arena.Find(u, cmds[i].ChannelId), cmds[i].ChannelId, expected, entryIndex: i);
         for (int i = 0; i < cmds.Length; i++)
         {
             if (arena.IsLive(u, arena.Find(u, cmds[i].ChannelId))) continue;
@@ -40,8 +47,9 @@ internal static class StateRules
         for (int i = 0; i < cmds.Length; i++) results[i] = AckAt(arena, ref u, arena.Find(u, cmds[i].ChannelId), cmds[i], ref stamp);
     }
 
-    public static int AckParent(StateArena arena, ref UserSlot u, ulong parentId, ulong messageId, ref Stamp stamp)
+    public static int AckParent(StateArena arena, ref UserSlot u, ulong parentId, ulong messageId, ulong? expectedUserVersion, ref Stamp stamp)
     {
+        if (expectedUserVersion is { } expected && expected != u.Version) ThrowMismatch(u.UserId, 0, expected, u.Version, -1);
         int acked = 0;
         foreach (ref var c in arena.Of(u))
         {
@@ -55,9 +63,11 @@ internal static class StateRules
         return acked;
     }
 
-    public static AckResult AckPins(StateArena arena, ref UserSlot u, ulong channelId, long timestamp, in StateAttributes attributes, int maxStates, ref Stamp stamp)
+    public static AckResult AckPins(StateArena arena, ref UserSlot u, ulong channelId, long timestamp, in StateAttributes attributes, ulong? expectedVersion,
+        int maxStates, ref Stamp stamp)
     {
         int index = arena.Find(u, channelId);
+        if (expectedVersion is { } expected) Expect(arena, u, index, channelId, expected, entryIndex: -1);
         if (!arena.IsLive(u, index))
         {
             CheckRoom(u, 1, maxStates, entryIndex: -1);
@@ -99,22 +109,34 @@ internal static class StateRules
         return true;
     }
 
-    public static int Delete(StateArena arena, ref UserSlot u, ReadOnlySpan<ulong> channelIds, bool all, ref Stamp stamp)
+    /// <summary>
+    /// Tombstones the listed live states (or all): each keeps its channel, the call's version and
+    /// <paramref name="nowMs"/> until compacted. <paramref name="expectedVersions"/> (empty, or one per channel)
+    /// and <paramref name="expectedUserVersion"/> are preconditions checked before any change.
+    /// </summary>
+    public static int Delete(StateArena arena, ref UserSlot u, ReadOnlySpan<ulong> channelIds, bool all, ReadOnlySpan<ulong> expectedVersions,
+        ulong? expectedUserVersion, long nowMs, int maxTombstones, ref Stamp stamp)
     {
+        if (expectedUserVersion is { } expectedUser && expectedUser != u.Version) ThrowMismatch(u.UserId, 0, expectedUser, u.Version, -1);
+        for (int i = 0; i < expectedVersions.Length && i < channelIds.Length; i++)
+            Expect(arena, u, arena.Find(u, channelIds[i]), channelIds[i], expectedVersions[i], entryIndex: i);
         int deleted = 0;
         if (all)
         {
             foreach (ref var c in arena.Of(u))
-                if (!c.State.IsDeleted) { Tombstone(arena, ref u, ref c, ref stamp); deleted++; }
-            return deleted;
+                if (!c.State.IsDeleted) { Tombstone(arena, ref u, ref c, nowMs, ref stamp); deleted++; }
         }
-        foreach (ulong channelId in channelIds)
+        else
         {
-            int index = arena.Find(u, channelId);
-            if (!arena.IsLive(u, index)) continue;
-            Tombstone(arena, ref u, ref arena.At(u, index), ref stamp);
-            deleted++;
+            foreach (ulong channelId in channelIds)
+            {
+                int index = arena.Find(u, channelId);
+                if (!arena.IsLive(u, index)) continue;
+                Tombstone(arena, ref u, ref arena.At(u, index), nowMs, ref stamp);
+                deleted++;
+            }
         }
+        if (deleted > 0) TombstoneCompaction.EnforceCap(arena, ref u, maxTombstones);
         return deleted;
     }
 
@@ -156,7 +178,9 @@ internal static class StateRules
         }
         else
         {
+            // Reviving a tombstone: a purging one's store row is simply overwritten by the new state.
             u.Tombstones--;
+            if (arena.At(u, index).State.Version <= u.SyncFloor) u.Purging--;
         }
         arena.At(u, index) = new CachedState(new ReadState
         {
@@ -180,13 +204,23 @@ internal static class StateRules
         return changed;
     }
 
-    private static void Tombstone(StateArena arena, ref UserSlot u, ref CachedState c, ref Stamp stamp)
+    private static void Tombstone(StateArena arena, ref UserSlot u, ref CachedState c, long nowMs, ref Stamp stamp)
     {
         arena.Mentions.Free(ref c);
-        c.State.Flags |= ReadStateFlags.Deleted;
-        c.State.Version = stamp.Next(ref u);
+        c.State = ReadState.Tombstone(c.State.ChannelId, stamp.Next(ref u), nowMs);
         u.Tombstones++;
     }
+
+    /// <summary>A precondition on one state: its version now (0 when there is no live state) must be <paramref name="expected"/>.</summary>
+    private static void Expect(StateArena arena, in UserSlot u, int index, ulong channelId, ulong expected, int entryIndex)
+    {
+        ulong current = arena.IsLive(u, index) ? arena.At(u, index).State.Version : 0;
+        if (current != expected) ThrowMismatch(u.UserId, channelId, expected, current, entryIndex);
+    }
+
+    [DoesNotReturn]
+    private static void ThrowMismatch(ulong userId, ulong channelId, ulong expected, ulong current, int entryIndex) =>
+        throw new VersionMismatchException(userId, channelId, expected, current, entryIndex);
 
     private static void CheckRoom(in UserSlot u, int newStates, int maxStates, int entryIndex)
     {

@@ -11,7 +11,74 @@ internal static class UserReader
     {
         var cells = arena.Of(u);
         into.Begin(u.Version, u.Live);
+        AddTotals(cells, into);
 
+        if (channelIds.IsEmpty)
+        {
+            foreach (ref readonly var c in cells)
+                if (!c.State.IsDeleted) into.Add(c.State);
+            return;
+        }
+
+        foreach (ulong channelId in SortedDistinct(channelIds, into))
+        {
+            int index = arena.Find(u, channelId);
+            if (arena.IsLive(u, index)) into.Add(arena.At(u, index).State);
+        }
+    }
+
+    /// <summary>
+    /// A sync read: the totals, and the states changed and deleted after <paramref name="since"/> (all channels, or
+    /// the listed ones). Below the sync floor only the totals and "resync required"; <paramref name="since"/>
+    /// null = just the totals and the current version (where a subscription starts). Throws
+    /// <see cref="VersionAheadException"/> for a version the user has not reached.
+    /// </summary>
+    public static void ReadChanges(StateArena arena, in UserSlot u, ulong? since, ReadOnlySpan<ulong> channelIds, UserSnapshot into)
+    {
+        ulong from = since ?? u.Version;
+        if (from > u.Version) ThrowAhead(u.UserId, from, u.Version);
+        var cells = arena.Of(u);
+        bool resync = from < u.SyncFloor;
+        bool nothing = resync || from == u.Version;
+        into.Begin(u.Version, u.Live, resync ? SyncStatus.ResyncRequired : SyncStatus.Changes, from, u.SyncFloor, nothing ? 0 : u.Retained);
+        AddTotals(cells, into);
+        if (nothing) return;
+
+        if (channelIds.IsEmpty)
+        {
+            foreach (ref readonly var c in cells) AddChange(c.State, from, into);
+            return;
+        }
+        foreach (ulong channelId in SortedDistinct(channelIds, into))
+        {
+            int index = arena.Find(u, channelId);
+            if (index >= 0) AddChange(arena.At(u, index).State, from, into);
+        }
+    }
+
+    // Purging tombstones are at or below the floor, hence at or below `since`: never reported.
+    private static void AddChange(in ReadState s, ulong since, UserSnapshot into)
+    {
+        if (s.Version <= since) return;
+        if (s.IsDeleted) into.AddDeleted(s.ChannelId, s.Version);
+        else into.Add(s);
+    }
+
+    private static ReadOnlySpan<ulong> SortedDistinct(ReadOnlySpan<ulong> channelIds, UserSnapshot into)
+    {
+        var wanted = into.ChannelScratch(channelIds.Length);
+        channelIds.CopyTo(wanted);
+        wanted.Sort();
+        int n = 0;
+        for (int i = 0; i < wanted.Length; i++)
+            if (i == 0 || wanted[i] != wanted[i - 1]) wanted[n++] = wanted[i];
+        return wanted[..n];
+    }
+
+    private static void ThrowAhead(ulong userId, ulong since, ulong current) => throw new VersionAheadException(userId, since, current);
+
+    private static void AddTotals(ReadOnlySpan<CachedState> cells, UserSnapshot into)
+    {
         var totals = default(UserTotals);
         var parents = into.ParentBuffer;
         int parentCount = 0;
@@ -33,23 +100,6 @@ internal static class UserReader
         into.SetTotals(totals);
         SortByParent(parents[..parentCount]);
         into.SetParentCount(parentCount);
-
-        if (channelIds.IsEmpty)
-        {
-            foreach (ref readonly var c in cells)
-                if (!c.State.IsDeleted) into.Add(c.State);
-            return;
-        }
-
-        var wanted = into.ChannelScratch(channelIds.Length);
-        channelIds.CopyTo(wanted);
-        wanted.Sort();
-        for (int i = 0; i < wanted.Length; i++)
-        {
-            if (i > 0 && wanted[i] == wanted[i - 1]) continue;
-            int index = arena.Find(u, wanted[i]);
-            if (arena.IsLive(u, index)) into.Add(arena.At(u, index).State);
-        }
     }
 
     // Insertion sort: few parents, and no comparer delegate on the hot path.

@@ -6,6 +6,12 @@ public struct UserEntry
     public ulong UserId;
     /// <summary>The user's version at the time of the snapshot.</summary>
     public ulong Version;
+    /// <summary>
+    /// The user's sync floor: tombstones at or below it are forgotten. A store writes a tombstone above the
+    /// floor as a tombstone row, deletes one at or below it, keeps the floor in the user's meta row and
+    /// returns it (and the tombstone rows above it) on load.
+    /// </summary>
+    public ulong SyncFloor;
     public int StateStart;
     public int StateCount;
 }
@@ -62,6 +68,13 @@ public sealed class StateBatch
     {
         ref var user = ref _users[UserCount - 1];
         if (version > user.Version) user.Version = version;
+    }
+
+    /// <summary>Raises the current user's sync floor (stores learn it from the meta row).</summary>
+    public void RaiseSyncFloor(ulong floor)
+    {
+        ref var user = ref _users[UserCount - 1];
+        if (floor > user.SyncFloor) user.SyncFloor = floor;
     }
 
     public void AddState(in ReadState state, int overflowCount, ulong overflowMaxId, ReadOnlySpan<ulong> mentionIds)

@@ -1,11 +1,38 @@
 using ReadStates.Core;
+using ReadStates.Core.Sync;
 
 namespace ReadStates.Tests.Core;
 
 public sealed class AllocationTests
 {
     [Fact]
-    public async Task ResidentHotPath_AllocatesNothing()
+    public Task ResidentHotPath_AllocatesNothing() => AssertHotPathAllocatesNothing(watch: null);
+
+    /// <summary>Watchers on other users (in the same shards) cost the hot path a lookup, not an allocation.</summary>
+    [Fact]
+    public Task ResidentHotPath_AllocatesNothing_WithWatchersOnOtherUsers() =>
+        AssertHotPathAllocatesNothing(watch: engine =>
+        {
+            for (ulong u = 10_001; u <= 10_256; u++) engine.Watch(new QuietSubscription(u));
+        });
+
+    /// <summary>Watched users themselves: marking a subscription pending is an interlocked flag, no allocation in the engine.</summary>
+    [Fact]
+    public Task ResidentHotPath_AllocatesNothing_WhenTheUsersThemselvesAreWatched() =>
+        AssertHotPathAllocatesNothing(watch: engine =>
+        {
+            for (ulong u = 1; u <= 64; u++) engine.Watch(new QuietSubscription(u));
+        });
+
+    /// <summary>A subscription whose consumer never reads: it is marked once and stays pending.</summary>
+    private sealed class QuietSubscription(ulong userId) : ChangeSubscription(userId)
+    {
+        protected override void OnPending()
+        {
+        }
+    }
+
+    private static async Task AssertHotPathAllocatesNothing(Action<ReadStateEngine>? watch)
     {
         var store = new MemoryStore();
         var options = EngineTestKit.SmallOptions();
@@ -16,6 +43,7 @@ public sealed class AllocationTests
         for (ulong u = 1; u <= users; u++)
             for (ulong c = 1; c <= 10; c++)
                 await engine.AckAsync(u, new AckCommand { ChannelId = c, MessageId = 1, Attributes = new StateAttributes { ParentId = c % 3 } });
+        watch?.Invoke(engine);
 
         ulong[] fanOut = [.. Enumerable.Range(1, users).Select(i => (ulong)i)];
         var bulk = new AckCommand[10];

@@ -12,6 +12,7 @@ internal sealed class MemoryStore : IReadStateStore
     private readonly object _gate = new();
     private readonly Dictionary<ulong, SortedDictionary<ulong, Row>> _users = [];
     private readonly Dictionary<ulong, ulong> _versions = [];
+    private readonly Dictionary<ulong, ulong> _floors = [];
 
     private sealed record Row(ReadState State, int Overflow, ulong OverflowMax, ulong[] Mentions);
 
@@ -32,6 +33,7 @@ internal sealed class MemoryStore : IReadStateStore
         {
             _versions.TryGetValue(userId, out ulong version);
             into.BeginUser(userId, version);
+            into.RaiseSyncFloor(_floors.GetValueOrDefault(userId));
             if (!_users.TryGetValue(userId, out var rows)) return;
             foreach (var row in rows.Values) into.AddState(row.State, row.Overflow, row.OverflowMax, row.Mentions);
         }
@@ -48,24 +50,46 @@ internal sealed class MemoryStore : IReadStateStore
             {
                 if (!_users.TryGetValue(user.UserId, out var rows)) _users[user.UserId] = rows = [];
                 _versions[user.UserId] = Math.Max(user.Version, _versions.GetValueOrDefault(user.UserId));
+                _floors[user.UserId] = Math.Max(user.SyncFloor, _floors.GetValueOrDefault(user.UserId));
                 foreach (var s in batch.StatesOf(user))
                 {
-                    if (s.IsDeleted) rows.Remove(s.State.ChannelId);
+                    // The store contract: a tombstone above the floor is kept (sync reads report it), at or below it purged.
+                    if (s.IsDeleted && s.State.Version <= user.SyncFloor) rows.Remove(s.State.ChannelId);
                     else rows[s.State.ChannelId] = new Row(s.State, s.OverflowCount, s.OverflowMaxId, batch.MentionsOf(s).ToArray());
                 }
             }
         }
     }
 
+    /// <summary>The live state stored for the channel; null when none (or only a tombstone row).</summary>
     public ReadState? Stored(ulong userId, ulong channelId)
+    {
+        lock (_gate)
+            return _users.TryGetValue(userId, out var rows) && rows.TryGetValue(channelId, out var row) && !row.State.IsDeleted ? row.State : null;
+    }
+
+    /// <summary>The row stored for the channel, a tombstone included.</summary>
+    public ReadState? StoredRow(ulong userId, ulong channelId)
     {
         lock (_gate)
             return _users.TryGetValue(userId, out var rows) && rows.TryGetValue(channelId, out var row) ? row.State : null;
     }
 
+    /// <summary>Live states stored for the user (tombstone rows not counted).</summary>
     public int StoredCount(ulong userId)
     {
-        lock (_gate) return _users.TryGetValue(userId, out var rows) ? rows.Count : 0;
+        lock (_gate) return _users.TryGetValue(userId, out var rows) ? rows.Values.Count(r => !r.State.IsDeleted) : 0;
+    }
+
+    /// <summary>Tombstone rows stored for the user.</summary>
+    public int StoredTombstones(ulong userId)
+    {
+        lock (_gate) return _users.TryGetValue(userId, out var rows) ? rows.Values.Count(r => r.State.IsDeleted) : 0;
+    }
+
+    public ulong StoredFloor(ulong userId)
+    {
+        lock (_gate) return _floors.GetValueOrDefault(userId);
     }
 
     public ValueTask DisposeAsync() => default;

@@ -153,10 +153,24 @@ public class ReadStateCodecTests
     public void UnknownFormatOrTrailingBytes_AreRejected()
     {
         var scratch = new ulong[1];
-        byte[] unknownFormat = [2, 0, 0];
+        byte[] unknownFormat = [3, 0, 0];
+        byte[] tombstoneWithTrailing = [ReadStateCodec.FormatTombstone, 1, 1, 0];
         byte[] trailing = [ReadStateCodec.FormatV1, 0, 0, 0];
 
         Assert.Throws<InvalidDataException>(() => ReadStateCodec.Decode(unknownFormat, 1, out _, out _, out _, ref scratch, out _));
         Assert.Throws<InvalidDataException>(() => ReadStateCodec.Decode(trailing, 1, out _, out _, out _, ref scratch, out _));
+        Assert.Throws<InvalidDataException>(() => ReadStateCodec.Decode(tombstoneWithTrailing, 1, out _, out _, out _, ref scratch, out _));
+    }
+
+    [Fact]
+    public void Tombstone_RoundTrips_ItsVersionAndDeletionTime_Compactly()
+    {
+        var buffer = new byte[ReadStateCodec.MaxTombstoneLength];
+        var scratch = new ulong[1];
+        int n = ReadStateCodec.EncodeTombstone(ReadState.Tombstone(5, 300, 1_700_000_000_123), buffer);
+        ReadStateCodec.Decode(buffer.AsSpan(0, n), 5, out var state, out int overflow, out _, ref scratch, out int mentions);
+        Assert.True(state.IsDeleted);
+        Assert.Equal((5UL, 300UL, 1_700_000_000_123L, 0, 0), (state.ChannelId, state.Version, state.DeletedAt, overflow, mentions));
+        Assert.True(n <= 9, $"a tombstone takes {n} bytes");
     }
 }

@@ -78,7 +78,7 @@ public sealed class RocksDbStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task Tombstones_DeleteStates_ButTheUserVersionRemains()
+    public async Task Tombstones_AboveTheFloor_AreKeptWithTheirVersionAndTime_AtOrBelowItPurged()
     {
         await using var store = Open();
         var write = new StateBatch();
@@ -89,16 +89,42 @@ public sealed class RocksDbStoreTests : IDisposable
 
         var delete = new StateBatch();
         delete.BeginUser(7, 9);
-        var tombstone = State(1, 10, 9);
-        tombstone.Flags |= ReadStateFlags.Deleted;
-        delete.AddState(tombstone, 0, 0, []);
-        tombstone.ChannelId = 2;
-        delete.AddState(tombstone, 0, 0, []);
+        delete.AddState(ReadState.Tombstone(1, 8, 1_700_000_000_000), 0, 0, []);
+        delete.AddState(ReadState.Tombstone(2, 9, 1_700_000_000_500), 0, 0, []);
         await store.WriteAsync(delete, CancellationToken.None);
 
         var loaded = await LoadAsync(store, 7);
-        Assert.Equal(0, loaded.StateCount);
-        Assert.Equal(9UL, loaded.Users[0].Version);
+        Assert.Equal((9UL, 0UL), (loaded.Users[0].Version, loaded.Users[0].SyncFloor));
+        Assert.Equal([(1UL, 8UL, 1_700_000_000_000L), (2UL, 9UL, 1_700_000_000_500L)],
+            loaded.States.ToArray().Select(s => (s.State.ChannelId, s.State.Version, s.State.DeletedAt)));
+        Assert.All(loaded.States.ToArray(), s => Assert.True(s.IsDeleted));
+
+        // The floor passes the first tombstone: its row goes, the floor is kept in the meta row.
+        var purge = new StateBatch();
+        purge.BeginUser(7, 9);
+        purge.RaiseSyncFloor(8);
+        purge.AddState(ReadState.Tombstone(1, 8, 1_700_000_000_000), 0, 0, []);
+        await store.WriteAsync(purge, CancellationToken.None);
+
+        loaded = await LoadAsync(store, 7);
+        Assert.Equal((9UL, 8UL), (loaded.Users[0].Version, loaded.Users[0].SyncFloor));
+        Assert.Equal([2UL], loaded.States.ToArray().Select(s => s.State.ChannelId));
+    }
+
+    [Fact]
+    public async Task MetaRowFromBeforeSyncFloors_LoadsWithTheFloorAtItsVersion()
+    {
+        await using (var store = Open()) { }
+        // A v1 meta row: [1][version 5 as a varint]. Its deletions were physical, so history starts at 5.
+        using (var db = RocksDbSharp.RocksDb.Open(new RocksDbSharp.DbOptions(), _dir))
+        {
+            var key = new byte[16];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(key, 3);
+            db.Put(key, new byte[] { 1, 5 });
+        }
+        await using var reopened = Open();
+        var loaded = await LoadAsync(reopened, 3);
+        Assert.Equal((5UL, 5UL), (loaded.Users[0].Version, loaded.Users[0].SyncFloor));
     }
 
     [Fact]

@@ -44,6 +44,7 @@ public class RealScyllaTests
 
         batch.Clear();
         batch.BeginUser(user, 6);
+        batch.RaiseSyncFloor(6); // at the floor: a purge (above it the row would stay as a tombstone)
         batch.AddState(Deleted(1000, 6), 0, 0, []);
         await store.WriteAsync(batch, Timeout(60));
         var loaded = await LoadAsync(store, user);

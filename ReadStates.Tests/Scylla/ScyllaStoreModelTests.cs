@@ -22,7 +22,7 @@ public class ScyllaStoreModelTests
             o.MaxBatchBytes = 4096;
         });
         var rng = new Random(20261127);
-        var model = new Dictionary<ulong, (ulong Version, SortedDictionary<ulong, ModelState> States)>();
+        var model = new Dictionary<ulong, (ulong Version, ulong Floor, SortedDictionary<ulong, ModelState> States)>();
         var batch = new StateBatch();
         ulong version = 0;
         for (int round = 0; round < 25; round++)
@@ -32,15 +32,19 @@ public class ScyllaStoreModelTests
             {
                 version++;
                 batch.BeginUser(user, version);
-                if (!model.TryGetValue(user, out var m)) model[user] = m = (0, new SortedDictionary<ulong, ModelState>());
+                if (!model.TryGetValue(user, out var m)) model[user] = m = (0, 0, new SortedDictionary<ulong, ModelState>());
+                // Now and then the user's sync floor rises: its tombstones at or below it are forgotten.
+                ulong floor = rng.Next(4) == 0 ? version : m.Floor;
+                batch.RaiseSyncFloor(floor); // the engine sends every user's floor with every write
                 int changes = rng.Next(0, 30);
                 for (int i = 0; i < changes; i++)
                 {
                     ulong channel = rng.Next(10) == 0 ? ulong.MaxValue - (ulong)rng.Next(5) : (ulong)rng.Next(1, 40);
                     if (rng.Next(5) == 0)
                     {
-                        batch.AddState(Deleted(channel, version), 0, 0, []);
-                        m.States.Remove(channel);
+                        var tombstone = ReadState.Tombstone(channel, version, rng.NextInt64(1, 2_000_000_000_000));
+                        batch.AddState(tombstone, 0, 0, []);
+                        m.States[channel] = new ModelState(tombstone, 0, 0, []);
                         continue;
                     }
                     var mentions = Enumerable.Range(0, rng.Next(0, 4) == 0 ? rng.Next(0, 300) : rng.Next(0, 3))
@@ -53,7 +57,7 @@ public class ScyllaStoreModelTests
                     batch.AddState(state, overflow, overflowMax, mentions);
                     m.States[channel] = new ModelState(state, overflow, overflowMax, mentions);
                 }
-                model[user] = (version, m.States);
+                model[user] = (version, floor, m.States);
             }
             await store.WriteAsync(batch, Timeout());
 
@@ -61,9 +65,11 @@ public class ScyllaStoreModelTests
             {
                 var loaded = await LoadAsync(store, user);
                 var entry = Assert.Single(loaded.Users.ToArray());
-                Assert.Equal(expected.Version, entry.Version);
+                Assert.Equal((expected.Version, expected.Floor), (entry.Version, entry.SyncFloor));
                 var states = loaded.StatesOf(entry).ToArray();
-                Assert.Equal(expected.States.Keys, states.Select(s => s.State.ChannelId));
+                // Tombstones above the floor come back (with version and deletion time); at or below it they are gone.
+                Assert.Equal(expected.States.Where(kv => !(kv.Value.State.IsDeleted && kv.Value.State.Version <= expected.Floor)).Select(kv => kv.Key),
+                    states.Select(s => s.State.ChannelId));
                 foreach (var s in states)
                 {
                     var want = expected.States[s.State.ChannelId];

@@ -21,7 +21,7 @@ public class ScyllaStoreTests
         Assert.Equal(["user_id"], schema.PartitionKey);
         Assert.Equal(["channel_id"], schema.ClusteringKey);
         Assert.Equal(
-            "user_id:bigint channel_id:bigint last_message_id:bigint mention_count:int mention_ids:blob type:tinyint parent_id:bigint flags:int last_pin_timestamp:timestamp last_viewed:int version:bigint",
+            "user_id:bigint channel_id:bigint last_message_id:bigint mention_count:int mention_ids:blob type:tinyint parent_id:bigint flags:int last_pin_timestamp:timestamp last_viewed:int version:bigint sync_floor:bigint",
             string.Join(' ', schema.Columns.Select(c => $"{c.Name}:{c.Type}")));
         // A second store over existing schema is fine (IF NOT EXISTS).
         await using var again = await CreateAsync(server);
@@ -100,9 +100,9 @@ public class ScyllaStoreTests
         Assert.Equal(20, batches.Select(b => b.Timestamp).Distinct().Count());
 
         for (ulong u = 1; u <= 20; u++) AssertUser(await LoadAsync(store, u), u, (int)u, u * 10);
-        // The meta row (channel 0) holds only the version: the unset columns were never written, not even as null.
+        // The meta row (channel 0) holds only the version and sync floor: the unset columns were never written, not even as null.
         var meta = server.Tables.Read(server.Tables.Schema("readstates", "read_states")!, [BigEndian(5)], [BigEndian(0)]);
-        Assert.Equal(["channel_id", "user_id", "version"], Assert.Single(meta).Keys.Order());
+        Assert.Equal(["channel_id", "sync_floor", "user_id", "version"], Assert.Single(meta).Keys.Order());
         Assert.Equal(0, server.Tables.CountNullCells("readstates", "read_states"));
     }
 
@@ -114,7 +114,7 @@ public class ScyllaStoreTests
     }
 
     [Fact]
-    public async Task DeletedStates_BecomeDeletes_AndALaterWriteWins()
+    public async Task DeletedStates_AtOrBelowTheFloor_BecomeDeletes_AndALaterWriteWins()
     {
         await using var server = new CqlTestServer();
         await using var store = await CreateAsync(server);
@@ -124,6 +124,7 @@ public class ScyllaStoreTests
 
         batch.Clear();
         batch.BeginUser(9, 2);
+        batch.RaiseSyncFloor(2);
         batch.AddState(Deleted(1001, 2), 0, 0, []);
         batch.AddState(Deleted(1003, 2), 0, 0, []);
         batch.AddState(Deleted(5555, 2), 0, 0, []); // never existed: still fine
@@ -131,7 +132,7 @@ public class ScyllaStoreTests
 
         var loaded = await LoadAsync(store, 9);
         var user = Assert.Single(loaded.Users.ToArray());
-        Assert.Equal(2UL, user.Version);
+        Assert.Equal((2UL, 2UL), (user.Version, user.SyncFloor));
         Assert.Equal([1000UL, 1002UL, 1004UL], loaded.StatesOf(user).ToArray().Select(s => s.State.ChannelId));
         Assert.Contains(server.Requests, r => r.Query.StartsWith("DELETE FROM readstates.read_states WHERE user_id = ? AND channel_id = ?", StringComparison.Ordinal));
 
@@ -142,6 +143,57 @@ public class ScyllaStoreTests
         await store.WriteAsync(batch, Timeout());
         loaded = await LoadAsync(store, 9);
         Assert.Equal(99UL, loaded.States.ToArray().Single(s => s.State.ChannelId == 1001).State.LastMessageId);
+    }
+
+    [Fact]
+    public async Task DeletedStates_AboveTheFloor_AreTombstoneRows_WithoutNulls_AndLoadBack()
+    {
+        await using var server = new CqlTestServer();
+        await using var store = await CreateAsync(server);
+        var batch = new StateBatch();
+        AddUser(batch, 9, count: 3, version: 1);
+        await store.WriteAsync(batch, Timeout());
+
+        batch.Clear();
+        batch.BeginUser(9, 4);
+        batch.AddState(ReadState.Tombstone(1001, 4, 1_700_000_000_123), 0, 0, []);
+        await store.WriteAsync(batch, Timeout());
+
+        var loaded = await LoadAsync(store, 9);
+        var user = Assert.Single(loaded.Users.ToArray());
+        Assert.Equal((4UL, 0UL), (user.Version, user.SyncFloor));
+        var states = loaded.StatesOf(user).ToArray();
+        Assert.Equal([1000UL, 1001UL, 1002UL], states.Select(s => s.State.ChannelId));
+        Assert.True(states[1].IsDeleted);
+        Assert.Equal((4UL, 1_700_000_000_123L, 0UL, 0), (states[1].State.Version, states[1].State.DeletedAt, states[1].State.LastMessageId, states[1].State.MentionCount));
+        Assert.Empty(loaded.MentionsOf(states[1]).ToArray());
+        Assert.False(states[0].IsDeleted);
+        Assert.Equal(0, server.Tables.CountNullCells("readstates", "read_states"));
+        Assert.DoesNotContain(server.Requests, r => r.Query.StartsWith("DELETE", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ATableFromBeforeSyncFloors_GetsTheColumn_AndItsMetaRowsLoadWithTheFloorAtTheirVersion()
+    {
+        await using var server = new CqlTestServer();
+        // The schema and a meta row as an older ReadStates left them: no sync_floor column.
+        await using (var raw = await CqlSession.ConnectAsync(Options(server).ToClientOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, Timeout()))
+        {
+            var ddl = CqlRequestOptions.Default(CqlConsistency.One);
+            (await raw.QueryAsync("CREATE KEYSPACE readstates WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 1}", null, ddl, Timeout()))?.Dispose();
+            (await raw.QueryAsync("CREATE TABLE readstates.read_states (user_id bigint, channel_id bigint, last_message_id bigint, mention_count int, " +
+                "mention_ids blob, type tinyint, parent_id bigint, flags int, last_pin_timestamp timestamp, last_viewed int, version bigint, " +
+                "PRIMARY KEY ((user_id), channel_id))", null, ddl, Timeout()))?.Dispose();
+            (await raw.QueryAsync("INSERT INTO readstates.read_states (user_id, channel_id, version) VALUES (5, 0, 12)", null, ddl, Timeout()))?.Dispose();
+        }
+        await using var store = await CreateAsync(server);
+        Assert.True(server.Tables.Schema("readstates", "read_states")!.Has("sync_floor"));
+        var loaded = await LoadAsync(store, 5);
+        Assert.Equal((12UL, 12UL), (loaded.Users[0].Version, loaded.Users[0].SyncFloor));
+
+        // Connecting again finds the column there and carries on.
+        await using var again = await CreateAsync(server);
+        Assert.Equal(12UL, (await LoadAsync(again, 5)).Users[0].SyncFloor);
     }
 
     [Fact]

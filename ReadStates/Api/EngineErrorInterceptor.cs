@@ -8,8 +8,9 @@ namespace ReadStates.Api;
 
 /// <summary>
 /// Maps engine exceptions to gRPC statuses, so the service methods stay free of error plumbing:
-/// a passed limit is INVALID_ARGUMENT with a BadRequest naming the field, a full write-behind backlog is
-/// RESOURCE_EXHAUSTED (store slow) or UNAVAILABLE (store failing), a failed load is UNAVAILABLE.
+/// a passed limit is INVALID_ARGUMENT with a BadRequest naming the field, a stale expected version ABORTED
+/// (AIP-154) with ErrorInfo and PreconditionFailure, a since version above the user's OUT_OF_RANGE, a full
+/// write-behind backlog RESOURCE_EXHAUSTED (store slow) or UNAVAILABLE (store failing), a failed load UNAVAILABLE.
 /// </summary>
 internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> logger) : Interceptor
 {
@@ -33,7 +34,7 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
         }
     }
 
-    // Server streaming (Watch, when it comes) gets the same mapping.
+    // Streaming calls get the same mapping.
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
@@ -44,6 +45,25 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
         catch (Exception ex) when (ex is not RpcException)
         {
             throw Map(ex, context);
+        }
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Map(ex, context);
+        }
+        catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted)
+        {
+            ApiLog.Rejected(logger, context.Method, ex.Status.Detail);
+            throw;
         }
     }
 
@@ -58,6 +78,12 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
             case StateLimitException limit:
                 ApiLog.Rejected(logger, context.Method, limit.Message);
                 return RpcErrors.InvalidArgument(LimitField(limit), limit.Message);
+            case VersionMismatchException mismatch:
+                ApiLog.Rejected(logger, context.Method, mismatch.Message);
+                return RpcErrors.VersionMismatch(mismatch);
+            case VersionAheadException ahead:
+                ApiLog.Rejected(logger, context.Method, ahead.Message);
+                return RpcErrors.VersionAhead(ahead, "since_version");
             case BackpressureException shed:
                 var code = shed.StoreDown ? Code.Unavailable : Code.ResourceExhausted;
                 ApiLog.Shed(logger, context.Method, code.ToString(), shed.Message);

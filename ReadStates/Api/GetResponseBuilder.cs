@@ -21,6 +21,12 @@ internal static class GetResponseBuilder
         };
         foreach (ref readonly var parent in snapshot.Parents) response.Parents.Add(ProtoMapper.ToProto(parent));
         foreach (ref readonly var state in snapshot.States) response.States.Add(ProtoMapper.ToProto(state));
+        if (snapshot.Sync != Core.SyncStatus.Full)
+        {
+            response.Sync = ProtoMapper.ToProto(snapshot.Sync);
+            response.SyncFloor = snapshot.SyncFloor;
+            foreach (ref readonly var deleted in snapshot.Deleted) response.Deleted.Add(ProtoMapper.ToProto(deleted));
+        }
         return response;
     }
 }

@@ -24,6 +24,7 @@ internal static class ProtoMapper
         MessageId = r.MessageId,
         Manual = r.Manual,
         Attributes = ToCore(r.Attributes),
+        ExpectedVersion = r.HasExpectedVersion ? r.ExpectedVersion : null,
     };
 
     public static Core.AckCommand ToCore(V1.BulkAckEntry e) => new()
@@ -32,6 +33,7 @@ internal static class ProtoMapper
         MessageId = e.MessageId,
         Manual = e.Manual,
         Attributes = ToCore(e.Attributes),
+        ExpectedVersion = e.HasExpectedVersion ? e.ExpectedVersion : null,
     };
 
     public static V1.ReadState ToProto(in Core.ReadState s) => new()
@@ -48,6 +50,15 @@ internal static class ProtoMapper
     };
 
     public static V1.AckResponse ToProto(in Core.AckResult r) => new() { Applied = r.Applied, State = ToProto(r.State) };
+
+    public static V1.DeletedState ToProto(in Core.Deletion d) => new() { ChannelId = d.ChannelId, Version = d.Version };
+
+    public static V1.SyncStatus ToProto(Core.SyncStatus s) => s switch
+    {
+        Core.SyncStatus.Changes => V1.SyncStatus.Changes,
+        Core.SyncStatus.ResyncRequired => V1.SyncStatus.ResyncRequired,
+        _ => V1.SyncStatus.Full,
+    };
 
     public static V1.ParentTotals ToProto(in Core.ParentTotal p) => new()
     {

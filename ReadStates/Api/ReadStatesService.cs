@@ -11,7 +11,7 @@ namespace ReadStates.Api;
 /// <see cref="RequiresPermissionAttribute"/> (Get reads, everything else writes); an RPC without one is
 /// denied to every caller.
 /// </summary>
-internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits, UserSnapshotPool snapshots) : V1.ReadStates.ReadStatesBase
+internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits, UserSnapshotPool snapshots, WatchLimits watchLimits) : V1.ReadStates.ReadStatesBase
 {
     [RequiresPermission(Permission.Write)]
     public override async Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
@@ -48,7 +48,8 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
     public override async Task<AckParentResponse> AckParent(AckParentRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
-        int acked = await engine.AckParentAsync(request.UserId, request.ParentId, request.MessageId, context.CancellationToken).ConfigureAwait(false);
+        int acked = await engine.AckParentAsync(request.UserId, request.ParentId, request.MessageId,
+            request.HasExpectedUserVersion ? request.ExpectedUserVersion : null, context.CancellationToken).ConfigureAwait(false);
         return new AckParentResponse { Acked = (uint)acked };
     }
 
@@ -57,7 +58,8 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
     {
         RequestValidator.Validate(request);
         var attributes = ProtoMapper.ToCore(request.Attributes);
-        var result = await engine.AckPinsAsync(request.UserId, request.ChannelId, request.LastPinTimestamp, attributes, context.CancellationToken).ConfigureAwait(false);
+        var result = await engine.AckPinsAsync(request.UserId, request.ChannelId, request.LastPinTimestamp, attributes,
+            request.HasExpectedVersion ? request.ExpectedVersion : null, context.CancellationToken).ConfigureAwait(false);
         return new AckPinsResponse { Applied = result.Applied, State = ProtoMapper.ToProto(result.State) };
     }
 
@@ -105,7 +107,10 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         var channels = Rent(request.ChannelIds, out int n);
         try
         {
-            await engine.ReadAsync(request.UserId, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
+            if (request.HasSinceVersion)
+                await engine.ReadChangesAsync(request.UserId, request.SinceVersion, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
+            else
+                await engine.ReadAsync(request.UserId, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
             return GetResponseBuilder.From(snapshot);
         }
         finally
@@ -120,16 +125,24 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
     {
         RequestValidator.Validate(request, limits);
         var channels = Rent(request.ChannelIds, out int n);
+        var expected = Rent(request.ExpectedVersions, out int e);
         try
         {
-            int deleted = await engine.DeleteAsync(request.UserId, channels.AsMemory(0, n), request.All, context.CancellationToken).ConfigureAwait(false);
+            int deleted = await engine.DeleteAsync(request.UserId, channels.AsMemory(0, n), request.All, expected.AsMemory(0, e),
+                request.HasExpectedUserVersion ? request.ExpectedUserVersion : null, context.CancellationToken).ConfigureAwait(false);
             return new DeleteResponse { Deleted = (uint)deleted };
         }
         finally
         {
             ArrayPool<ulong>.Shared.Return(channels);
+            ArrayPool<ulong>.Shared.Return(expected);
         }
     }
+
+    /// <summary>Multi-device sync; the session (Api/Watch/) owns the stream's subscriptions and ends them with it.</summary>
+    [RequiresPermission(Permission.Read)]
+    public override Task Watch(IAsyncStreamReader<WatchRequest> requestStream, IServerStreamWriter<WatchResponse> responseStream, ServerCallContext context) =>
+        new Watch.WatchSession(engine, watchLimits, responseStream, context.CancellationToken).RunAsync(requestStream);
 
     private static ulong[] Rent(Google.Protobuf.Collections.RepeatedField<ulong> ids, out int count)
     {

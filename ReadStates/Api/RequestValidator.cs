@@ -99,6 +99,29 @@ internal static class RequestValidator
             v.Add("channel_ids", "Must be empty when all is true.");
         else
             Ids(ref v, r.ChannelIds, "channel_ids", limits.MaxChannelIds);
+        if (r.ExpectedVersions.Count > 0 && r.ExpectedVersions.Count != r.ChannelIds.Count)
+            v.Add("expected_versions", $"Give one expected version per channel id ({r.ChannelIds.Count}), or none; got {r.ExpectedVersions.Count}.");
+        v.ThrowIfAny();
+    }
+
+    /// <summary>One WatchRequest: non-zero ids, no user twice in the subscribe list, at most the stream's limit of entries.</summary>
+    public static void Validate(WatchRequest r, WatchLimits limits)
+    {
+        var v = default(Violations);
+        if (r.Subscribe.Count + r.UnsubscribeUserIds.Count > limits.MaxSubscriptions)
+        {
+            v.Add("subscribe", $"At most {limits.MaxSubscriptions} entries per message; got {r.Subscribe.Count + r.UnsubscribeUserIds.Count}.");
+            v.ThrowIfAny();
+        }
+        HashSet<ulong>? seen = r.Subscribe.Count > 1 ? new HashSet<ulong>(r.Subscribe.Count) : null;
+        for (int i = 0; i < r.Subscribe.Count; i++)
+        {
+            ulong user = r.Subscribe[i].UserId;
+            if (user == 0) v.Add($"subscribe[{i}].user_id", "Must not be 0.");
+            else if (seen is not null && !seen.Add(user)) v.Add($"subscribe[{i}].user_id", $"User {user} appears twice in one message.");
+        }
+        for (int i = 0; i < r.UnsubscribeUserIds.Count; i++)
+            if (r.UnsubscribeUserIds[i] == 0) v.Add($"unsubscribe_user_ids[{i}]", "Must not be 0.");
         v.ThrowIfAny();
     }
 

@@ -203,6 +203,7 @@ public static class ReadStatesHost
         services.Configure<HostOptions>(o => o.ShutdownTimeout = drain);
 
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToLimits());
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToWatchLimits());
         services.AddSingleton<UserSnapshotPool>();
         services.AddSingleton(CreateStore);
         services.AddSingleton(sp => new ReadStateEngine(

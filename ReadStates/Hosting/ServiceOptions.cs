@@ -25,7 +25,20 @@ public sealed class ServiceOptions
 
     public static readonly TimeSpan MaxDrainTimeout = TimeSpan.FromMinutes(10);
 
+    /// <summary>Most users one Watch stream may have subscribed at once (and entries in one WatchRequest).</summary>
+    public int MaxWatchSubscriptions { get; set; } = 100_000;
+
+    /// <summary>
+    /// Most states plus deletions one Watch event carries. A subscribed user whose missed changes exceed it
+    /// (a consumer that fell far behind a busy user) gets a RESYNC event instead; a full Get is the better tool.
+    /// </summary>
+    public int MaxWatchEventStates { get; set; } = 1000;
+
+    public const int MaxWatchSubscriptionsLimit = 10_000_000;
+
     public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds);
+
+    public WatchLimits ToWatchLimits() => new(MaxWatchSubscriptions, MaxWatchEventStates);
 
     /// <summary>Returns every problem with these settings; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
@@ -36,6 +49,9 @@ public sealed class ServiceOptions
         Check(errors, nameof(MaxChannelIds), MaxChannelIds);
         if (DrainTimeout < TimeSpan.Zero || DrainTimeout > MaxDrainTimeout)
             errors.Add($"Service:DrainTimeout must be between 00:00:00 and {MaxDrainTimeout}; got {DrainTimeout}.");
+        if (MaxWatchSubscriptions < 1 || MaxWatchSubscriptions > MaxWatchSubscriptionsLimit)
+            errors.Add($"{nameof(MaxWatchSubscriptions)} must be between 1 and {MaxWatchSubscriptionsLimit}; got {MaxWatchSubscriptions}.");
+        Check(errors, nameof(MaxWatchEventStates), MaxWatchEventStates);
         return errors;
     }
 

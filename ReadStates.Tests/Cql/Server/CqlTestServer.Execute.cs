@@ -36,6 +36,11 @@ internal sealed partial class CqlTestServer
                     throw new TestServerException(CqlErrorCode.AlreadyExists, $"Table {s.Keyspace}.{s.Table} already exists");
                 }
                 return SchemaChangeResult(stream, "TABLE", s.Keyspace, s.Table);
+            case StatementKind.AlterTableAdd:
+                var (column, type) = s.NewColumn!.Value;
+                if (!Tables.AddColumn(s.Schema!, column, type))
+                    throw new TestServerException(CqlErrorCode.Invalid, $"Invalid column name {column} because it conflicts with an existing column");
+                return SchemaChangeResult(stream, "TABLE", s.Keyspace, s.Table, "UPDATED");
             case StatementKind.Use:
                 connection.Use(s.Keyspace);
                 return Respond(stream, CqlOpcode.Result, (ref CqlWriter w) =>
@@ -275,11 +280,11 @@ internal sealed partial class CqlTestServer
         });
     }
 
-    private static PooledFrame SchemaChangeResult(short stream, string target, string keyspace, string? table)
+    private static PooledFrame SchemaChangeResult(short stream, string target, string keyspace, string? table, string change = "CREATED")
         => Respond(stream, CqlOpcode.Result, (ref CqlWriter w) =>
         {
             w.WriteInt((int)CqlResultKind.SchemaChange);
-            w.WriteString("CREATED");
+            w.WriteString(change);
             w.WriteString(target);
             w.WriteString(keyspace);
             if (table is not null) w.WriteString(table);

@@ -85,6 +85,17 @@ internal sealed class InMemoryTables
         }
     }
 
+    /// <summary>ALTER TABLE … ADD; false when the column exists (rows keep their cells: the new one is simply absent).</summary>
+    public bool AddColumn(TableSchema schema, string name, CqlType type)
+    {
+        lock (Sync)
+        {
+            if (schema.Has(name)) return false;
+            schema.Columns.Add((name, type));
+            return true;
+        }
+    }
+
     public TableSchema? Schema(string keyspace, string table)
     {
         lock (Sync) return _schemas.GetValueOrDefault(keyspace + "." + table);

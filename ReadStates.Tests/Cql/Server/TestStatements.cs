@@ -6,7 +6,7 @@ using ReadStates.Cql;
 
 namespace ReadStates.Tests.Cql.Server;
 
-internal enum StatementKind { Select, Insert, Update, Delete, CreateKeyspace, CreateTable, Use, SystemLocal, SystemPeers, SystemEmpty }
+internal enum StatementKind { Select, Insert, Update, Delete, CreateKeyspace, CreateTable, AlterTableAdd, Use, SystemLocal, SystemPeers, SystemEmpty }
 
 /// <summary>A value in a statement: a bind marker (index among the markers) or a literal.</summary>
 internal readonly record struct Term(int Marker, string? Literal)
@@ -28,6 +28,8 @@ internal sealed class ParsedStatement
     public Term? UsingTimestamp { get; set; }
     public bool IfNotExists { get; init; }
     public TableSchema? NewTable { get; init; }
+    /// <summary>ALTER TABLE … ADD: the new column.</summary>
+    public (string Name, CqlType Type)? NewColumn { get; init; }
     public List<(string Name, CqlType Type)> Variables { get; } = [];
 
     /// <summary>Indexes among <see cref="Variables"/> of the partition key columns (empty when not all are bound).</summary>
@@ -84,6 +86,9 @@ internal static partial class TestStatements
 
     [GeneratedRegex(@"^\s*CREATE\s+TABLE\s+(?<ine>IF\s+NOT\s+EXISTS\s+)?(?<table>[\w.]+)\s*\((?<body>.*)\)(?:\s+WITH\s+.*)?\s*;?\s*$", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
     private static partial Regex CreateTableRe();
+
+    [GeneratedRegex(@"^\s*ALTER\s+TABLE\s+(?<table>[\w.]+)\s+ADD\s+(?<col>\w+)\s+(?<type>\w+)\s*;?\s*$", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
+    private static partial Regex AlterTableAddRe();
 
     [GeneratedRegex(@"^\s*USE\s+""?(?<name>\w+)""?\s*;?\s*$", RegexOptions.IgnoreCase)]
     private static partial Regex UseRe();
@@ -162,6 +167,16 @@ internal static partial class TestStatements
             {
                 Kind = StatementKind.CreateTable, Query = query, Keyspace = ks, Table = table, IfNotExists = m.Groups["ine"].Success,
                 NewTable = ParseTable(ks, table, m.Groups["body"].Value),
+            };
+        }
+        if ((m = AlterTableAddRe().Match(query)).Success)
+        {
+            var (ks, table) = SplitTable(m.Groups["table"].Value, currentKeyspace);
+            var schema = RequireTable(tables, ks, table);
+            return new ParsedStatement
+            {
+                Kind = StatementKind.AlterTableAdd, Query = query, Keyspace = ks, Table = table, Schema = schema,
+                NewColumn = (Ident(m.Groups["col"].Value), TypeOf(m.Groups["type"].Value)),
             };
         }
         if ((m = UseRe().Match(query)).Success)

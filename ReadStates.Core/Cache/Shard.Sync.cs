@@ -1,0 +1,71 @@
+using ReadStates.Core.Sync;
+
+namespace ReadStates.Core.Cache;
+
+/// <summary>The shard's part in multi-device sync: sync reads, watcher registration, and aging tombstones out.</summary>
+internal sealed partial class Shard
+{
+    private const int SweepSlotsPerLock = 1024;
+
+    /// <summary>
+    /// Copies the user's totals and its changes after <paramref name="since"/> (or only its version, when null)
+    /// into <paramref name="into"/>; false when the user needs a load.
+    /// </summary>
+    public bool TryReadChanges(ulong userId, ulong? since, ReadOnlySpan<ulong> channelIds, UserSnapshot into)
+    {
+        lock (_lock)
+        {
+            int slot = Resolve(userId);
+            if (slot < 0) return false;
+            UserReader.ReadChanges(_arena, _slots[slot], since, channelIds, into);
+            return true;
+        }
+    }
+
+    /// <summary>Registers a subscription: every later change of its user marks it pending.</summary>
+    public void Watch(ChangeSubscription subscription)
+    {
+        lock (_lock) _watchers.Add(subscription);
+    }
+
+    public bool Unwatch(ChangeSubscription subscription)
+    {
+        lock (_lock) return _watchers.Remove(subscription);
+    }
+
+    public int WatchedUsers
+    {
+        get { lock (_lock) return _watchers.Count; }
+    }
+
+    /// <summary>
+    /// Compacts the tombstones of resident users that outlived the retention, a slice of slots per lock hold
+    /// so writers never wait behind a whole shard. Users whose floor rose become dirty: write-behind purges
+    /// the rows. Returns how many users were compacted. (Evicted and never-loaded users are compacted when
+    /// they are next loaded.)
+    /// </summary>
+    public int SweepTombstones(long nowMs, long retentionMs)
+    {
+        int compacted = 0;
+        int high;
+        lock (_lock) high = _slotHigh;
+        for (int start = 0; start < high; start += SweepSlotsPerLock)
+        {
+            lock (_lock)
+            {
+                int end = Math.Min(_slotHigh, start + SweepSlotsPerLock);
+                for (int slot = start; slot < end; slot++)
+                {
+                    ref var u = ref _slots[slot];
+                    if (u.UserId == 0 || u.Retained == 0) continue;
+                    long before = u.Units;
+                    if (!TombstoneCompaction.ExpireOld(_arena, ref u, nowMs, retentionMs)) continue;
+                    _units += u.Units - before;
+                    MarkDirty(slot);
+                    compacted++;
+                }
+            }
+        }
+        return compacted;
+    }
+}
