@@ -1,5 +1,14 @@
 namespace ReadStates.Core;
 
+/// <summary>When a change is acknowledged. See docs/engine.md, "Durability".</summary>
+public enum DurabilityMode
+{
+    /// <summary>Once it is in memory; a crash (kill -9, power loss) may lose up to one flush interval of changes.</summary>
+    Deferred,
+    /// <summary>Once it is in the local change log and fsynced (group commit); a crash loses nothing acknowledged.</summary>
+    Durable,
+}
+
 /// <summary>Engine settings, frozen at start. Bound from the <c>Engine</c> configuration section.</summary>
 public sealed class EngineOptions
 {
@@ -30,8 +39,25 @@ public sealed class EngineOptions
     /// <summary>Longest wait between two store retries.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long shutdown keeps retrying the final flush while the store fails.</summary>
+    /// <summary>
+    /// How long the final flush at shutdown keeps retrying while the store fails: it gives up once no write
+    /// has succeeded for this long. A store that accepts writes is flushed to the end, however long that takes.
+    /// </summary>
     public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>When a change is acknowledged: in memory (deferred), or once in the fsynced local change log (durable).</summary>
+    public DurabilityMode Durability { get; set; } = DurabilityMode.Deferred;
+
+    /// <summary>Durable mode: how long the log writer holds a group open for more callers before its fsync. Zero: a group is whatever arrived during the previous fsync.</summary>
+    public TimeSpan GroupCommitWindow { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Directory of the local change log (used by the host, which opens it; Core does no I/O). Empty: a
+    /// <c>changelog</c> directory inside <c>Storage:RocksDb:Path</c>, the service's local data directory, whatever the store.
+    /// </summary>
+    public string LogPath { get; set; } = "";
+
+    public static readonly TimeSpan MaxGroupCommitWindow = TimeSpan.FromMilliseconds(100);
 
     public const int MaxMentionIdCap = 10_000;
     public const int MaxStatesPerUserLimit = 32_768;
@@ -62,6 +88,10 @@ public sealed class EngineOptions
             errors.Add($"MaxRetryDelay must be positive; got {MaxRetryDelay}.");
         if (ShutdownFlushTimeout < TimeSpan.Zero)
             errors.Add($"ShutdownFlushTimeout must not be negative; got {ShutdownFlushTimeout}.");
+        if (!Enum.IsDefined(Durability))
+            errors.Add($"Durability must be 'deferred' or 'durable'; got '{Durability}'.");
+        if (GroupCommitWindow < TimeSpan.Zero || GroupCommitWindow > MaxGroupCommitWindow)
+            errors.Add($"GroupCommitWindow must be between 0 and {MaxGroupCommitWindow}; got {GroupCommitWindow}.");
         return errors;
     }
 }

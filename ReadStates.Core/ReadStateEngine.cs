@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ReadStates.Core.Cache;
+using ReadStates.Core.Durability;
 using ReadStates.Core.Storage;
 
 namespace ReadStates.Core;
@@ -19,7 +20,12 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private readonly EngineShared _shared;
     private readonly TimeProvider _time;
 
-    public ReadStateEngine(EngineOptions options, IReadStateStore store, ILogger<ReadStateEngine>? logger = null, TimeProvider? timeProvider = null)
+    /// <param name="logDevice">
+    /// Where the change log lives (owned by the engine from now on): required for <see cref="DurabilityMode.Durable"/>;
+    /// in deferred mode it keeps what a failing store could not take at shutdown. Either way it is replayed by <see cref="StartAsync"/>.
+    /// </param>
+    public ReadStateEngine(EngineOptions options, IReadStateStore store, ILogger<ReadStateEngine>? logger = null, TimeProvider? timeProvider = null,
+        ILogDevice? logDevice = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
@@ -32,6 +38,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         _shardShift = 64 - System.Numerics.BitOperations.Log2((uint)shards);
         _shards = new Shard[shards];
         for (int i = 0; i < shards; i++) _shards[i] = new Shard(_shared, options.CapacityStates / shards);
+        (_logDevice, _changeLog) = InitDurability(logDevice);
     }
 
     public EngineOptions Options { get; }
@@ -56,8 +63,14 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     private void ThrowIfBacklogFull()
     {
-        if (_shared.Backlog <= Options.MaxBacklogStates) return;
-        ThrowBacklogFull();
+        if (_shared.Backlog <= Options.MaxBacklogStates && !_refusing) return;
+        ThrowRefused();
+    }
+
+    private void ThrowRefused()
+    {
+        ThrowIfLogRefuses();
+        if (_shared.Backlog > Options.MaxBacklogStates) ThrowBacklogFull();
     }
 
     private void ThrowBacklogFull() => throw (_shared.StoreHealthy
@@ -74,22 +87,35 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         where TOp : struct, IUserOperation<TResult>
     {
         var shard = ShardFor(userId);
-        if (op.TryRun(shard, userId, out var result)) return new(result);
+        if (op.TryRun(shard, userId, out var result))
+            return _changeLog is null || !op.Writes ? new(result) : _changeLog.WhenDurable(ChangeLog.TakeTicket(), result);
         return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
     }
 
-    private static async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
+    /// <summary>As <see cref="Run"/>, for calls that return no value: no task is allocated while a durable call waits for its fsync.</summary>
+    private ValueTask RunUntyped<TOp>(ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<bool>
+    {
+        var shard = ShardFor(userId);
+        if (op.TryRun(shard, userId, out _))
+            return _changeLog is null || !op.Writes ? default : _changeLog.WhenDurable(ChangeLog.TakeTicket());
+        return new ValueTask(RunAfterLoadAsync<TOp, bool>(shard, userId, op, ct).AsTask());
+    }
+
+    private async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
         for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
         {
             await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (op.TryRun(shard, userId, out var result)) return result;
+            if (op.TryRun(shard, userId, out var result))
+            {
+                if (_changeLog is not null && op.Writes) await _changeLog.WaitAsync(ChangeLog.TakeTicket()).ConfigureAwait(false);
+                return result;
+            }
         }
         throw Thrashing(userId);
     }
-
-    private static ValueTask Untyped<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? default : new ValueTask(task.AsTask());
 
     // ---- writes ----------------------------------------------------------------------------------
 
@@ -107,7 +133,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         CheckId(userId, nameof(userId));
         foreach (ref readonly var c in commands.Span) CheckId(c.ChannelId, "channelId");
         ThrowIfBacklogFull();
-        return Untyped(Run<BulkAckOp, bool>(userId, new BulkAckOp(commands, results), cancellationToken));
+        return RunUntyped(userId, new BulkAckOp(commands, results), cancellationToken);
     }
 
     public ValueTask<int> AckParentAsync(ulong userId, ulong parentId, ulong messageId, CancellationToken cancellationToken = default)
@@ -138,14 +164,19 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         ThrowIfBacklogFull();
         var op = new AddMentionOp(channelId, messageId, attributes);
         int counted = 0;
+        long ticket = 0;
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (op.TryRun(ShardFor(userId), userId, out var outcome)) Tally(userId, outcome, ref counted, skippedAtLimit);
+            if (op.TryRun(ShardFor(userId), userId, out var outcome))
+            {
+                Tally(userId, outcome, ref counted, skippedAtLimit);
+                if (_changeLog is not null) ticket = Math.Max(ticket, ChangeLog.TakeTicket());
+            }
             else (misses ??= []).Add(userId);
         }
-        if (misses is null) return new(counted);
-        return AddMentionsAfterLoadAsync(op, misses, skippedAtLimit, counted, cancellationToken);
+        if (misses is null) return _changeLog is null ? new(counted) : _changeLog.WhenDurable(ticket, counted);
+        return AddMentionsAfterLoadAsync(op, misses, skippedAtLimit, counted, ticket, cancellationToken);
     }
 
     private static void Tally(ulong userId, MentionOutcome outcome, ref int counted, ICollection<ulong>? skippedAtLimit)
@@ -154,8 +185,10 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         else if (outcome == MentionOutcome.AtLimit) skippedAtLimit?.Add(userId);
     }
 
-    private async ValueTask<int> AddMentionsAfterLoadAsync(AddMentionOp op, List<ulong> misses, ICollection<ulong>? skippedAtLimit, int counted, CancellationToken ct)
+    private async ValueTask<int> AddMentionsAfterLoadAsync(AddMentionOp op, List<ulong> misses, ICollection<ulong>? skippedAtLimit, int counted, long ticket, CancellationToken ct)
     {
+        // The users already done must be durable too: the loaded ones wait for their own groups in Run.
+        if (_changeLog is not null) await _changeLog.WaitAsync(ticket).ConfigureAwait(false);
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
             Tally(userId, await Run<AddMentionOp, MentionOutcome>(userId, op, ct).ConfigureAwait(false), ref counted, skippedAtLimit);
@@ -169,18 +202,24 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         ThrowIfBacklogFull();
         var op = new RemoveMentionOp(channelId, messageId);
         int removed = 0;
+        long ticket = 0;
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (op.TryRun(ShardFor(userId), userId, out bool done)) removed += done ? 1 : 0;
+            if (op.TryRun(ShardFor(userId), userId, out bool done))
+            {
+                removed += done ? 1 : 0;
+                if (_changeLog is not null) ticket = Math.Max(ticket, ChangeLog.TakeTicket());
+            }
             else (misses ??= []).Add(userId);
         }
-        if (misses is null) return new(removed);
-        return RemoveMentionsAfterLoadAsync(op, misses, removed, cancellationToken);
+        if (misses is null) return _changeLog is null ? new(removed) : _changeLog.WhenDurable(ticket, removed);
+        return RemoveMentionsAfterLoadAsync(op, misses, removed, ticket, cancellationToken);
     }
 
-    private async ValueTask<int> RemoveMentionsAfterLoadAsync(RemoveMentionOp op, List<ulong> misses, int removed, CancellationToken ct)
+    private async ValueTask<int> RemoveMentionsAfterLoadAsync(RemoveMentionOp op, List<ulong> misses, int removed, long ticket, CancellationToken ct)
     {
+        if (_changeLog is not null) await _changeLog.WaitAsync(ticket).ConfigureAwait(false);
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
             removed += await Run<RemoveMentionOp, bool>(userId, op, ct).ConfigureAwait(false) ? 1 : 0;
@@ -224,7 +263,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         CheckId(userId, nameof(userId));
         ArgumentNullException.ThrowIfNull(into);
-        return Untyped(Run<ReadOp, bool>(userId, new ReadOp(channelIds, into), cancellationToken));
+        return RunUntyped(userId, new ReadOp(channelIds, into), cancellationToken);
     }
 
     // ---- the operations, as structs so the resident path is a direct, allocation-free call --------
@@ -233,45 +272,56 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         /// <summary>Applies the operation if the user is resident; false means "load it, then try again".</summary>
         bool TryRun(Shard shard, ulong userId, out TResult result);
+
+        /// <summary>True for calls that may change states: in durable mode they are answered once on disk. A constant per struct.</summary>
+        bool Writes { get; }
     }
 
     private readonly struct AckOp(AckCommand command) : IUserOperation<AckResult>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAck(userId, command, out result);
     }
 
     private readonly struct BulkAckOp(ReadOnlyMemory<AckCommand> commands, Memory<AckResult> results) : IUserOperation<bool>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryBulkAck(userId, commands.Span, results.Span);
     }
 
     private readonly struct AckParentOp(ulong parentId, ulong messageId) : IUserOperation<int>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryAckParent(userId, parentId, messageId, out result);
     }
 
     private readonly struct AckPinsOp(ulong channelId, long timestamp, StateAttributes attributes) : IUserOperation<AckResult>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAckPins(userId, channelId, timestamp, attributes, out result);
     }
 
     private readonly struct AddMentionOp(ulong channelId, ulong messageId, StateAttributes attributes) : IUserOperation<MentionOutcome>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out MentionOutcome result) => shard.TryAddMention(userId, channelId, messageId, attributes, out result);
     }
 
     private readonly struct RemoveMentionOp(ulong channelId, ulong messageId) : IUserOperation<bool>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out bool result) => shard.TryRemoveMention(userId, channelId, messageId, out result);
     }
 
     private readonly struct DeleteOp(ReadOnlyMemory<ulong> channelIds, bool all) : IUserOperation<int>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryDelete(userId, channelIds.Span, all, out result);
     }
 
     private readonly struct ReadOp(ReadOnlyMemory<ulong> channelIds, UserSnapshot into) : IUserOperation<bool>
     {
+        public bool Writes => false;
         public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryRead(userId, channelIds.Span, into);
     }
 
@@ -285,6 +335,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.ResidentStates += s.ResidentUnits;
             total.EvictedDirtyUsers += s.EvictedDirtyUsers;
             total.QueuedDirtyUsers += s.QueuedDirtyUsers;
+            total.DirtyUsers += s.DirtyUsers;
             total.ReservedStateSlots += s.ReservedStates;
             total.RentedStateSlots += s.RentedStates;
             total.ReservedMentionWords += s.ReservedMentionWords;
@@ -297,6 +348,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         total.StoreHealthy = _shared.StoreHealthy;
         total.FlushedUsers = Interlocked.Read(ref _flushedUsers);
         total.StoreWriteFailures = Interlocked.Read(ref _writeFailures);
+        total.IsolatedUsers = _isolatedCount;
+        if (_changeLog is not null) total.ChangeLog = _changeLog.GetStats();
         return total;
     }
 }
@@ -308,12 +361,20 @@ public struct EngineStats
     /// <summary>Capacity units in use: resident states (tombstones included), at least one per user.</summary>
     public long ResidentStates;
     public int EvictedDirtyUsers;
+    /// <summary>Resident users waiting in the write-behind queue (a user in a write under way is not queued).</summary>
     public int QueuedDirtyUsers;
+    /// <summary>Distinct users, resident or evicted, with changes the store does not have yet.</summary>
+    public int DirtyUsers;
+    /// <summary>Users whose store write kept failing while others' succeeded: written on their own, with backoff.</summary>
+    public int IsolatedUsers;
+    /// <summary>Group-commit counters (durable mode only).</summary>
+    public ChangeLogStats? ChangeLog;
     public long BacklogStates;
     public long ReservedStateSlots;
     public long RentedStateSlots;
     public long ReservedMentionWords;
     public bool StoreHealthy;
+    /// <summary>User writes that reached the store (a user written in three passes counts three times; retries count once).</summary>
     public long FlushedUsers;
     public long StoreWriteFailures;
     public long Loads;

@@ -10,7 +10,7 @@ namespace ReadStates.Core.Cache;
 /// Every public method takes the shard lock for a short, I/O-free critical section; store loads and
 /// writes happen outside it.
 /// </summary>
-internal sealed class Shard
+internal sealed partial class Shard
 {
     // A few batches per shard serve loads and evicted copies, so misses and evictions don't
     // allocate a batch (several KB) each time.
@@ -32,6 +32,8 @@ internal sealed class Shard
     private int _freeSlot = -1;
     private long _units;
     private int _queuedResident;
+    /// <summary>Resident users with changes the store does not have (evicted ones are counted by <see cref="_evicted"/>).</summary>
+    private int _dirtyResident;
     private long _loads;
     private long _evictions;
 
@@ -157,7 +159,10 @@ internal sealed class Shard
     {
         AssertLocked();
         _units += _slots[slot].Units - unitsBefore;
+        if (_log is not null) LogCall(slot, stamp);
         if (!stamp.Changed) return;
+        // The call raised the version once, from stamp - 1: was the user clean before it?
+        if (stamp.Value - 1 <= _slots[slot].PersistedVersion) _dirtyResident++;
         MarkDirty(slot);
         EvictOverCapacity(slot);
     }
@@ -176,6 +181,7 @@ internal sealed class Shard
         if (_evicted.TryTake(userId, out var evicted))
         {
             slot = InsertUser(userId, evicted.States, evicted.PersistedVersion);
+            if (_slots[slot].IsDirty) _dirtyResident++;
             ReturnBatch(evicted.States);
             _lru.Touch(slot); // this call is the access that brought it back
             MarkDirty(slot);
@@ -246,6 +252,7 @@ internal sealed class Shard
         ref var u = ref _slots[slot];
         if (u.IsDirty)
         {
+            _dirtyResident--; // counted among the evicted from now on
             var copy = RentBatch();
             copy.BeginUser(u.UserId, u.Version);
             _arena.CopyTo(copy, u, changedAfter: null);
@@ -384,7 +391,9 @@ internal sealed class Shard
                 {
                     ref var u = ref _slots[slot];
                     if (user.Version <= u.PersistedVersion) continue;
+                    bool wasDirty = u.IsDirty;
                     u.PersistedVersion = user.Version;
+                    if (wasDirty && !u.IsDirty) _dirtyResident--;
                     if (u.Tombstones > 0)
                     {
                         long before = u.Units;
@@ -416,7 +425,8 @@ internal sealed class Shard
     {
         lock (_lock)
         {
-            return new ShardStats(_index.Count, _units, _evicted.Count, _queuedResident,
+            Debug.Assert(_dirtyResident >= 0 && _dirtyResident <= _index.Count, "dirty count out of range");
+            return new ShardStats(_index.Count, _units, _evicted.Count, _queuedResident, _dirtyResident + _evicted.Count,
                 _arena.ReservedCells, _arena.RentedCells, _arena.Mentions.ReservedWords, _loads, _evictions,
                 _arena.Mentions.Overflowed, _lru.ProtectedCount);
         }
@@ -424,6 +434,6 @@ internal sealed class Shard
 }
 
 internal readonly record struct ShardStats(
-    int ResidentUsers, long ResidentUnits, int EvictedDirtyUsers, int QueuedDirtyUsers,
+    int ResidentUsers, long ResidentUnits, int EvictedDirtyUsers, int QueuedDirtyUsers, int DirtyUsers,
     long ReservedStates, long RentedStates, long ReservedMentionWords, long Loads, long Evictions,
     long MentionOverflows, int ProtectedUsers);

@@ -14,12 +14,12 @@ internal sealed class EngineHostedService(ReadStateEngine engine, IReadStateStor
 {
     private int _stopped;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         GC.KeepAlive(metrics); // created with the engine, so its instruments exist from the start
-        engine.Start();
+        // Replays the change log into the store first: Kestrel starts only after this returns.
+        await engine.StartAsync(cancellationToken).ConfigureAwait(false);
         HostLog.EngineStarted(logger, store.Name);
-        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
