@@ -129,9 +129,9 @@ public sealed partial class ReadStateEngine
             }
             if (await TryWriteUsersAsync(batch, i, 1, ct, budget).ConfigureAwait(false))
             {
+                EngineLog.UserRecovered(_shared.Logger, userId, user.Attempts);
                 _isolated.Remove(userId);
                 _isolatedCount = _isolated.Count;
-                EngineLog.UserRecovered(_shared.Logger, userId, user.Attempts);
             }
             else
             {

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -39,7 +38,7 @@ internal static partial class NativeSync
     private static IOException Failure(string call, string path)
     {
         int errno = Marshal.GetLastPInvokeError();
-        return new IOException($"{call}({path}) failed: {new Win32Exception(errno).Message} (errno {errno})");
+        return new IOException($"{call}({path}) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
     }
 
     [LibraryImport("libc", SetLastError = true)]
