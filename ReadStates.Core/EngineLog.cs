@@ -63,4 +63,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(1020, LogLevel.Critical, "LOST: {Users} users with {States} acknowledged changed states were not written anywhere: {Why}")]
     public static partial void ChangesLost(ILogger logger, int users, long states, string why);
+
+    [LoggerMessage(1021, LogLevel.Information, "Change log compacted while the store fails: {Users} users' unwritten changes rewritten, {BeforeBytes} bytes of segments down to {AfterBytes}")]
+    public static partial void LogCompacted(ILogger logger, int users, long beforeBytes, long afterBytes);
 }

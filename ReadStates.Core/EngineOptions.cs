@@ -57,6 +57,13 @@ public sealed class EngineOptions
     /// </summary>
     public string LogPath { get; set; } = "";
 
+    /// <summary>
+    /// Durable mode: while the store fails, the log keeps every change; past this size the unwritten changes
+    /// are rewritten into a fresh segment and the older ones deleted, so the log stays about the size of
+    /// what is unwritten rather than of every change since the outage began.
+    /// </summary>
+    public long LogCompactBytes { get; set; } = 256L << 20;
+
     public static readonly TimeSpan MaxGroupCommitWindow = TimeSpan.FromMilliseconds(100);
 
     public const int MaxMentionIdCap = 10_000;
@@ -90,6 +97,8 @@ public sealed class EngineOptions
             errors.Add($"ShutdownFlushTimeout must not be negative; got {ShutdownFlushTimeout}.");
         if (!Enum.IsDefined(Durability))
             errors.Add($"Durability must be 'deferred' or 'durable'; got '{Durability}'.");
+        if (LogCompactBytes < 1 << 20)
+            errors.Add($"LogCompactBytes must be at least 1048576 (1 MiB); got {LogCompactBytes}.");
         if (GroupCommitWindow < TimeSpan.Zero || GroupCommitWindow > MaxGroupCommitWindow)
             errors.Add($"GroupCommitWindow must be between 0 and {MaxGroupCommitWindow}; got {GroupCommitWindow}.");
         return errors;

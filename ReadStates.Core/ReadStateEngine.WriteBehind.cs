@@ -137,6 +137,7 @@ public sealed partial class ReadStateEngine
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
                 Failed(budget);
+                await CompactLogIfLargeAsync(ct).ConfigureAwait(false);
                 if (ShouldIsolate(attempt, batch.UserCount))
                 {
                     var isolated = await IsolateAsync(batch, ex, ct, budget).ConfigureAwait(false);
@@ -211,6 +212,35 @@ public sealed partial class ReadStateEngine
             }
         }
         _changeLog!.DeleteBefore(segment);
+    }
+
+    /// <summary>
+    /// Durable mode, store failing: segments pile up with every change. Past <see cref="EngineOptions.LogCompactBytes"/>,
+    /// roll, write every unwritten change (the batch under retry included: it is still dirty) into the new
+    /// segment, and once that is synced delete the older ones. Runs under the flush gate, like truncation.
+    /// </summary>
+    private async Task CompactLogIfLargeAsync(CancellationToken ct)
+    {
+        if (_changeLog is null || _loop is null || !_changeLog.Healthy || _changeLog.LiveBytes < Options.LogCompactBytes) return;
+        try
+        {
+            long segment = await _changeLog.RollAsync(ct).ConfigureAwait(false);
+            long ticket = 0;
+            int users = 0;
+            foreach (var shard in _shards)
+            {
+                users += shard.RelogDirty(null).Users;
+                ticket = Math.Max(ticket, Durability.ChangeLog.TakeTicket());
+            }
+            await _changeLog.WaitAsync(ticket).WaitAsync(ct).ConfigureAwait(false);
+            long before = _changeLog.LiveBytes;
+            _changeLog.DeleteBefore(segment);
+            EngineLog.LogCompacted(_shared.Logger, users, before, _changeLog.LiveBytes);
+        }
+        catch (BackpressureException)
+        {
+            // The log failed meanwhile: it recovers on its own, with a rewrite of its own.
+        }
     }
 
     /// <summary>A shard's users in the flush batch: <see cref="Count"/> users from <see cref="Start"/>.</summary>
