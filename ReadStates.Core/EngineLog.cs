@@ -66,4 +66,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(1021, LogLevel.Information, "Change log compacted while the store fails: {Users} users' unwritten changes rewritten, {BeforeBytes} bytes of segments down to {AfterBytes}")]
     public static partial void LogCompacted(ILogger logger, int users, long beforeBytes, long afterBytes);
+
+    [LoggerMessage(1022, LogLevel.Information, "Change log stopped: {Groups} groups, {Waits} calls waited, {Syncs} syncs averaging {SyncMicros:F0} µs, {Bytes} bytes written")]
+    public static partial void LogStopped(ILogger logger, long groups, long waits, long syncs, double syncMicros, long bytes);
 }

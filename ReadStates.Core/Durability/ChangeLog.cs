@@ -386,6 +386,8 @@ internal sealed class ChangeLog : IDisposable
         if (wake) _wake.Release();
         _thread.Join();
         _thread = null;
+        var stats = GetStats();
+        EngineLog.LogStopped(_logger, stats.Groups, stats.Calls, stats.Syncs, stats.Syncs == 0 ? 0 : stats.SyncSeconds * 1e6 / stats.Syncs, stats.Bytes);
     }
 
     public ChangeLogStats GetStats() => new(Volatile.Read(ref _groups), Volatile.Read(ref _calls), Volatile.Read(ref _bytes),
