@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1
 # ReadStates: build with the SDK image, run on the ASP.NET runtime image as a non-root user.
-#   docker build -t readstates .
-#   docker run --rm -p 5000:5000 -p 9464:9464 -v readstates-data:/data readstates
+#   docker build -t readstates:0.1.0 .
+#   docker run --rm -p 127.0.0.1:5000:5000 -p 127.0.0.1:9464:9464 -v readstates-data:/data readstates:0.1.0
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
-# Restore from the project files alone, so source edits reuse the cached restore layer.
+# Restore from the project files alone, so source edits reuse the cached restore layer. linux-x64 only:
+# a RID-specific restore and publish ship RocksDB's Linux x64 natives and none of the other platforms'.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY ReadStates/ReadStates.csproj ReadStates/
 COPY ReadStates.Core/ReadStates.Core.csproj ReadStates.Core/
@@ -13,7 +14,7 @@ COPY ReadStates.Cql/ReadStates.Cql.csproj ReadStates.Cql/
 COPY ReadStates.Durability/ReadStates.Durability.csproj ReadStates.Durability/
 COPY ReadStates.Storage.RocksDb/ReadStates.Storage.RocksDb.csproj ReadStates.Storage.RocksDb/
 COPY ReadStates.Storage.Scylla/ReadStates.Storage.Scylla.csproj ReadStates.Storage.Scylla/
-RUN dotnet restore ReadStates/ReadStates.csproj
+RUN dotnet restore ReadStates/ReadStates.csproj -r linux-x64
 COPY proto/ proto/
 COPY ReadStates.Core/ ReadStates.Core/
 COPY ReadStates.Cql/ ReadStates.Cql/
@@ -21,7 +22,7 @@ COPY ReadStates.Durability/ ReadStates.Durability/
 COPY ReadStates.Storage.RocksDb/ ReadStates.Storage.RocksDb/
 COPY ReadStates.Storage.Scylla/ ReadStates.Storage.Scylla/
 COPY ReadStates/ ReadStates/
-RUN dotnet publish ReadStates/ReadStates.csproj -c Release --no-restore -o /app /p:UseAppHost=false
+RUN dotnet publish ReadStates/ReadStates.csproj -c Release -r linux-x64 --self-contained false --no-restore -o /app /p:UseAppHost=false
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app
@@ -37,9 +38,11 @@ ENV ReadStates__Storage__RocksDb__Path=/data \
     Logging__Console__FormatterName=json
 # 5000: gRPC (h2c). 9464: Prometheus metrics (HTTP/1.1, /metrics).
 EXPOSE 5000 9464
-# Health: the service answers grpc.health.v1 on port 5000 (h2c). The runtime image has no gRPC probe,
-# so check from outside, e.g. `grpcurl -plaintext localhost:5000 grpc.health.v1.Health/Check`, or a
-# Kubernetes `grpc:` probe on port 5000.
+# The binary's own probe asks grpc.health.v1 and exits 0 (SERVING) or 1; it starts no service.
+# Liveness, not readiness: an orchestrator that replaces unhealthy containers must not replace one that
+# holds unwritten changes while its store is down. `probe --service readiness` answers "store keeps up".
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["dotnet", "/app/ReadStates.dll", "probe", "--service", "liveness", "--address", "http://127.0.0.1:5000", "--timeout", "4"]
 # SIGTERM (docker stop) flushes every change before exit: give it time (docker stop -t 45).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["dotnet", "ReadStates.dll"]

@@ -40,6 +40,12 @@ public sealed class EngineOptions
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// A store write still unfinished after this long counts as a stalled store: health reports it as
+    /// failing even though no write has failed yet (a paused node, replies later than the request timeout).
+    /// </summary>
+    public TimeSpan StoreStallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// How long the final flush at shutdown keeps retrying while the store fails: it gives up once no write
     /// has succeeded for this long. A store that accepts writes is flushed to the end, however long that takes.
     /// </summary>
@@ -67,6 +73,10 @@ public sealed class EngineOptions
     public static readonly TimeSpan MaxGroupCommitWindow = TimeSpan.FromMilliseconds(100);
 
     public const int MaxMentionIdCap = 10_000;
+    public static readonly TimeSpan MinFlushInterval = TimeSpan.FromMilliseconds(10);
+    public static readonly TimeSpan MaxFlushInterval = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan MaxMaxRetryDelay = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan MaxShutdownFlushTimeout = TimeSpan.FromHours(1);
     public const int MaxStatesPerUserLimit = 32_768;
 
     public int EffectiveShards => Shards > 0 ? Shards : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount * 8);
@@ -85,16 +95,18 @@ public sealed class EngineOptions
             errors.Add($"CapacityStates ({CapacityStates}) must hold at least MaxStatesPerUser ({MaxStatesPerUser}) per shard ({EffectiveShards} shards).");
         if (MentionIdCap < 1 || MentionIdCap > MaxMentionIdCap)
             errors.Add($"MentionIdCap must be between 1 and {MaxMentionIdCap}; got {MentionIdCap}.");
-        if (FlushInterval < TimeSpan.FromMilliseconds(10) || FlushInterval > TimeSpan.FromMinutes(5))
-            errors.Add($"FlushInterval must be between 00:00:00.010 and 00:05:00; got {FlushInterval}.");
+        if (FlushInterval < MinFlushInterval || FlushInterval > MaxFlushInterval)
+            errors.Add($"FlushInterval must be between 10 ms and 5 minutes; got {FlushInterval}.");
         if (FlushBatchUsers < 1)
             errors.Add($"FlushBatchUsers must be positive; got {FlushBatchUsers}.");
         if (MaxBacklogStates < 1)
             errors.Add($"MaxBacklogStates must be positive; got {MaxBacklogStates}.");
-        if (MaxRetryDelay <= TimeSpan.Zero)
-            errors.Add($"MaxRetryDelay must be positive; got {MaxRetryDelay}.");
-        if (ShutdownFlushTimeout < TimeSpan.Zero)
-            errors.Add($"ShutdownFlushTimeout must not be negative; got {ShutdownFlushTimeout}.");
+        if (MaxRetryDelay <= TimeSpan.Zero || MaxRetryDelay > MaxMaxRetryDelay)
+            errors.Add($"MaxRetryDelay must be positive and at most 10 minutes; got {MaxRetryDelay}.");
+        if (StoreStallTimeout < TimeSpan.FromMilliseconds(100) || StoreStallTimeout > TimeSpan.FromHours(1))
+            errors.Add($"StoreStallTimeout must be between 100 ms and 1 hour; got {StoreStallTimeout}.");
+        if (ShutdownFlushTimeout < TimeSpan.Zero || ShutdownFlushTimeout > MaxShutdownFlushTimeout)
+            errors.Add($"ShutdownFlushTimeout must be between 0 and 1 hour; got {ShutdownFlushTimeout}.");
         if (!Enum.IsDefined(Durability))
             errors.Add($"Durability must be 'deferred' or 'durable'; got '{Durability}'.");
         if (LogCompactBytes < 1 << 20)

@@ -67,6 +67,7 @@ public sealed partial class ReadStateEngine
             EngineLog.LogOpened(_shared.Logger, Options.Durability.ToString(), _logDevice.Location, Options.GroupCommitWindow);
         }
         EngineLog.Started(_shared.Logger, _shards.Length, Options.CapacityStates, Options.FlushInterval);
+        Interlocked.Exchange(ref _lastCompletedPass, _time.GetTimestamp());
         _loop = Task.Run(LoopAsync);
         _refusing = false;
     }

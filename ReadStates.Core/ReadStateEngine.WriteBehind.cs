@@ -22,7 +22,20 @@ public sealed partial class ReadStateEngine
     private long _cycle;
     private long _flushedUsers;
     private long _writeFailures;
+    private long _writeStartedAt; // TimeProvider timestamp of the store write in flight; 0 = none
     private int _disposed;
+    // TimeProvider timestamp of the start of the last flush pass that wrote everything it collected:
+    // every change made before it is in the store. Readiness and the unwritten-age gauge read it.
+    private long _lastCompletedPass;
+
+    /// <summary>
+    /// Upper bound on the age of the oldest change not yet in the store: time since the start of the last
+    /// flush pass that wrote everything it collected. Small while the store keeps up; grows while writes fail or stall.
+    /// </summary>
+    public TimeSpan UnwrittenAge => _time.GetElapsedTime(Interlocked.Read(ref _lastCompletedPass));
+
+    /// <summary>The write-behind loop runs: started and neither stopped nor ended.</summary>
+    public bool IsRunning => _loop is { IsCompleted: false } && _disposed == 0;
 
     private void WakeFlusher()
     {
@@ -67,7 +80,9 @@ public sealed partial class ReadStateEngine
             long segment = await RollLogAsync(ct).ConfigureAwait(false);
             RequeueDueIsolated(all: budget is not null);
             long cycle = ++_cycle;
+            long passStart = _time.GetTimestamp();
             long users = 0;
+            bool isolatedLeft = false;
             int maxUsers = Options.FlushBatchUsers;
             int shardIndex = 0;
             while (true)
@@ -94,8 +109,12 @@ public sealed partial class ReadStateEngine
                     throw;
                 }
                 MarkPersisted(unwritten);
+                _metrics?.RecordBatch(_batch.UserCount, _batch.StateCount);
                 users += _batch.UserCount - (unwritten?.Count ?? 0);
+                isolatedLeft |= unwritten is { Count: > 0 };
             }
+            // Isolated users' changes are older than this pass: it did not write "everything it found".
+            if (!isolatedLeft && _isolated.Count == 0) Interlocked.Exchange(ref _lastCompletedPass, passStart);
             if (segment > 0) await TruncateLogAsync(segment, ct).ConfigureAwait(false);
             return users;
         }
@@ -152,7 +171,15 @@ public sealed partial class ReadStateEngine
 
     private async Task WriteOnceAsync(StateBatch batch, CancellationToken ct, FailureBudget? budget)
     {
-        await _shared.Store.WriteAsync(batch, ct).ConfigureAwait(false);
+        Volatile.Write(ref _writeStartedAt, Math.Max(1, _time.GetTimestamp()));
+        try
+        {
+            await _shared.Store.WriteAsync(batch, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _writeStartedAt, 0);
+        }
         _shared.StoreHealthy = true;
         Interlocked.Add(ref _flushedUsers, batch.UserCount);
         budget?.Succeeded();
@@ -240,6 +267,16 @@ public sealed partial class ReadStateEngine
         catch (BackpressureException)
         {
             // The log failed meanwhile: it recovers on its own, with a rewrite of its own.
+        }
+    }
+
+    /// <summary>How long the store write in flight has been running; zero when none is.</summary>
+    private TimeSpan WriteInFlightFor
+    {
+        get
+        {
+            long started = Volatile.Read(ref _writeStartedAt);
+            return started == 0 ? TimeSpan.Zero : _time.GetElapsedTime(started);
         }
     }
 

@@ -19,6 +19,9 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private readonly int _shardShift;
     private readonly EngineShared _shared;
     private readonly TimeProvider _time;
+    private readonly InstrumentedStore _store;
+    private readonly EngineCounters _counters;
+    private EngineMetrics? _metrics;
 
     /// <param name="logDevice">
     /// Where the change log lives (owned by the engine from now on): required for <see cref="DurabilityMode.Durable"/>;
@@ -33,8 +36,11 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors), nameof(options));
         Options = options;
         _time = timeProvider ?? TimeProvider.System;
-        _shared = new EngineShared(options, store, (ILogger?)logger ?? NullLogger.Instance) { WakeFlusher = WakeFlusher };
+        _store = new InstrumentedStore(store);
+        _shared = new EngineShared(options, _store, (ILogger?)logger ?? NullLogger.Instance) { WakeFlusher = WakeFlusher };
         int shards = options.EffectiveShards;
+        _counters = new EngineCounters(shards);
+        _lastCompletedPass = _time.GetTimestamp();
         _shardShift = 64 - System.Numerics.BitOperations.Log2((uint)shards);
         _shards = new Shard[shards];
         for (int i = 0; i < shards; i++) _shards[i] = new Shard(_shared, options.CapacityStates / shards);
@@ -43,14 +49,23 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     public EngineOptions Options { get; }
 
-    private Shard ShardFor(ulong userId)
+    /// <summary>Called by <see cref="EngineMetrics"/>: from then on store calls and flush batches are recorded.</summary>
+    internal void Attach(EngineMetrics metrics)
     {
-        if (_shards.Length == 1) return _shards[0];
+        _metrics = metrics;
+        _store.Attach(metrics);
+    }
+
+    private Shard ShardFor(ulong userId) => _shards[ShardIndex(userId)];
+
+    private int ShardIndex(ulong userId)
+    {
+        if (_shards.Length == 1) return 0;
         // A different mix from the user index's, so a shard's users still spread over its index.
         ulong h = userId ^ (userId >> 33);
         h *= 0xFF51AFD7ED558CCDUL;
         h ^= h >> 33;
-        return _shards[(int)(h >> _shardShift)];
+        return (int)(h >> _shardShift);
     }
 
     /// <summary>Zero is never an id, and channel 0 is where stores keep the per-user meta row.</summary>
@@ -86,9 +101,14 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private ValueTask<TResult> Run<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
-        var shard = ShardFor(userId);
+        int index = ShardIndex(userId);
+        var shard = _shards[index];
         if (op.TryRun(shard, userId, out var result))
+        {
+            _counters.Hit(index);
             return _changeLog is null || !op.Writes ? new(result) : _changeLog.WhenDurable(ChangeLog.TakeTicket(), result);
+        }
+        _counters.Miss(index);
         return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
     }
 
@@ -96,25 +116,57 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private ValueTask RunUntyped<TOp>(ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<bool>
     {
-        var shard = ShardFor(userId);
+        int index = ShardIndex(userId);
+        var shard = _shards[index];
         if (op.TryRun(shard, userId, out _))
+        {
+            _counters.Hit(index);
             return _changeLog is null || !op.Writes ? default : _changeLog.WhenDurable(ChangeLog.TakeTicket());
+        }
+        _counters.Miss(index);
         return new ValueTask(RunAfterLoadAsync<TOp, bool>(shard, userId, op, ct).AsTask());
     }
 
     private async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
-        for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
+        // The span exists only on a miss; the store call it waits for becomes its child.
+        using var activity = EngineTracing.Source.StartActivity("engine.miss");
+        activity?.SetTag(EngineTracing.UserIdTag, userId);
+        try
         {
-            await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-            if (op.TryRun(shard, userId, out var result))
+            for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
             {
-                if (_changeLog is not null && op.Writes) await _changeLog.WaitAsync(ChangeLog.TakeTicket()).ConfigureAwait(false);
-                return result;
+                await shard.LoadAsync(userId, ct).ConfigureAwait(false);
+                if (op.TryRun(shard, userId, out var result))
+                {
+                    if (_changeLog is not null && op.Writes) await _changeLog.WaitAsync(ChangeLog.TakeTicket()).ConfigureAwait(false);
+                    return result;
+                }
             }
         }
-        throw Thrashing(userId);
+        catch (Exception ex)
+        {
+            EngineTracing.Fail(activity, ex);
+            throw;
+        }
+        var thrashing = Thrashing(userId);
+        EngineTracing.Fail(activity, thrashing);
+        throw thrashing;
+    }
+
+    /// <summary>One resident-or-not decision of a fan-out, counted like <see cref="Run"/>'s.</summary>
+    private bool TryRunCounted<TOp, TResult>(in TOp op, ulong userId, out TResult result)
+        where TOp : struct, IUserOperation<TResult>
+    {
+        int index = ShardIndex(userId);
+        if (op.TryRun(_shards[index], userId, out result))
+        {
+            _counters.Hit(index);
+            return true;
+        }
+        _counters.Miss(index);
+        return false;
     }
 
     // ---- writes ----------------------------------------------------------------------------------
@@ -168,7 +220,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (op.TryRun(ShardFor(userId), userId, out var outcome))
+            if (TryRunCounted<AddMentionOp, MentionOutcome>(op, userId, out var outcome))
             {
                 Tally(userId, outcome, ref counted, skippedAtLimit);
                 if (_changeLog is not null) ticket = Math.Max(ticket, ChangeLog.TakeTicket());
@@ -187,11 +239,11 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     private async ValueTask<int> AddMentionsAfterLoadAsync(AddMentionOp op, List<ulong> misses, ICollection<ulong>? skippedAtLimit, int counted, long ticket, CancellationToken ct)
     {
-        // The users already done must be durable too: the loaded ones wait for their own groups in Run.
+        // The users already done must be durable too: the loaded ones wait for their own groups in RunLoaded.
         if (_changeLog is not null) await _changeLog.WaitAsync(ticket).ConfigureAwait(false);
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
-            Tally(userId, await Run<AddMentionOp, MentionOutcome>(userId, op, ct).ConfigureAwait(false), ref counted, skippedAtLimit);
+            Tally(userId, await RunLoaded<AddMentionOp, MentionOutcome>(userId, op, ct).ConfigureAwait(false), ref counted, skippedAtLimit);
         return counted;
     }
 
@@ -206,7 +258,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (op.TryRun(ShardFor(userId), userId, out bool done))
+            if (TryRunCounted<RemoveMentionOp, bool>(op, userId, out bool done))
             {
                 removed += done ? 1 : 0;
                 if (_changeLog is not null) ticket = Math.Max(ticket, ChangeLog.TakeTicket());
@@ -222,16 +274,36 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         if (_changeLog is not null) await _changeLog.WaitAsync(ticket).ConfigureAwait(false);
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
-            removed += await Run<RemoveMentionOp, bool>(userId, op, ct).ConfigureAwait(false) ? 1 : 0;
+            removed += await RunLoaded<RemoveMentionOp, bool>(userId, op, ct).ConfigureAwait(false) ? 1 : 0;
         return removed;
     }
 
-    /// <summary>Loads the missed users of a fan-out concurrently, rather than one store round trip after another.</summary>
-    private Task LoadAllAsync(List<ulong> userIds, CancellationToken ct)
+    /// <summary>A missed user of a fan-out, after its load (already counted as a miss).</summary>
+    private ValueTask<TResult> RunLoaded<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<TResult>
     {
+        var shard = ShardFor(userId);
+        if (op.TryRun(shard, userId, out var result))
+            return _changeLog is null || !op.Writes ? new(result) : _changeLog.WhenDurable(ChangeLog.TakeTicket(), result);
+        return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
+    }
+
+    /// <summary>Loads the missed users of a fan-out concurrently, rather than one store round trip after another.</summary>
+    private async Task LoadAllAsync(List<ulong> userIds, CancellationToken ct)
+    {
+        using var activity = EngineTracing.Source.StartActivity("engine.miss");
+        activity?.SetTag(EngineTracing.UsersTag, userIds.Count);
         var loads = new Task[userIds.Count];
         for (int i = 0; i < loads.Length; i++) loads[i] = ShardFor(userIds[i]).LoadAsync(userIds[i], ct);
-        return Task.WhenAll(loads);
+        try
+        {
+            await Task.WhenAll(loads).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            EngineTracing.Fail(activity, ex);
+            throw;
+        }
     }
 
     public ValueTask<int> DeleteAsync(ulong userId, ReadOnlyMemory<ulong> channelIds, bool all, CancellationToken cancellationToken = default)
@@ -251,7 +323,14 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         CheckId(userId, nameof(userId));
         ArgumentNullException.ThrowIfNull(into);
-        return ShardFor(userId).TryRead(userId, channelIds, into);
+        int index = ShardIndex(userId);
+        if (_shards[index].TryRead(userId, channelIds, into))
+        {
+            _counters.Hit(index);
+            return true;
+        }
+        _counters.Miss(index);
+        return false;
     }
 
     /// <summary>Makes a user resident (loading it from the store if needed).</summary>
@@ -344,43 +423,19 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.MentionOverflows += s.MentionOverflows;
             total.ProtectedUsers += s.ProtectedUsers;
         }
+        (total.Hits, total.Misses) = _counters.Read();
+        total.UnwrittenAge = UnwrittenAge;
+        total.WriteBehindRunning = IsRunning;
         total.BacklogStates = _shared.Backlog;
-        total.StoreHealthy = _shared.StoreHealthy;
+        // A write that neither succeeds nor fails (a paused node, replies later than every timeout) leaves
+        // the last outcome standing for as long as the retries take: past the stall bound it counts as failing.
+        total.StoreWriteInFlight = WriteInFlightFor;
+        total.StoreWriteStalled = total.StoreWriteInFlight > Options.StoreStallTimeout;
+        total.StoreHealthy = _shared.StoreHealthy && !total.StoreWriteStalled;
         total.FlushedUsers = Interlocked.Read(ref _flushedUsers);
         total.StoreWriteFailures = Interlocked.Read(ref _writeFailures);
         total.IsolatedUsers = _isolatedCount;
         if (_changeLog is not null) total.ChangeLog = _changeLog.GetStats();
         return total;
     }
-}
-
-/// <summary>A point-in-time view of the engine, for metrics and tests.</summary>
-public struct EngineStats
-{
-    public int ResidentUsers;
-    /// <summary>Capacity units in use: resident states (tombstones included), at least one per user.</summary>
-    public long ResidentStates;
-    public int EvictedDirtyUsers;
-    /// <summary>Resident users waiting in the write-behind queue (a user in a write under way is not queued).</summary>
-    public int QueuedDirtyUsers;
-    /// <summary>Distinct users, resident or evicted, with changes the store does not have yet.</summary>
-    public int DirtyUsers;
-    /// <summary>Users whose store write kept failing while others' succeeded: written on their own, with backoff.</summary>
-    public int IsolatedUsers;
-    /// <summary>Group-commit counters (durable mode only).</summary>
-    public ChangeLogStats? ChangeLog;
-    public long BacklogStates;
-    public long ReservedStateSlots;
-    public long RentedStateSlots;
-    public long ReservedMentionWords;
-    public bool StoreHealthy;
-    /// <summary>User writes that reached the store (a user written in three passes counts three times; retries count once).</summary>
-    public long FlushedUsers;
-    public long StoreWriteFailures;
-    public long Loads;
-    public long Evictions;
-    /// <summary>Mentions counted past <see cref="EngineOptions.MentionIdCap"/> (no longer deduplicated exactly).</summary>
-    public long MentionOverflows;
-    /// <summary>Resident users in the protected segment of the eviction order (seen more than once).</summary>
-    public int ProtectedUsers;
 }

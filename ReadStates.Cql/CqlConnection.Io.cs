@@ -67,6 +67,11 @@ internal sealed partial class CqlConnection
                     var data = sending.AsMemory(0, length);
                     while (!data.IsEmpty)
                     {
+                        if (_tls is not null)
+                        {
+                            await _tls.WriteAsync(data).ConfigureAwait(false);
+                            break;
+                        }
                         int n = await _socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
                         data = data[n..];
                     }
@@ -129,7 +134,7 @@ internal sealed partial class CqlConnection
                         end -= start;
                         start = 0;
                     }
-                    int n = await _socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None).ConfigureAwait(false);
+                    int n = await ReceiveAsync(buffer.AsMemory(end)).ConfigureAwait(false);
                     if (n == 0) throw new CqlException($"{EndPoint} closed the connection.", isTransient: true);
                     end += n;
                 }
@@ -146,7 +151,7 @@ internal sealed partial class CqlConnection
                 if (start == end) start = end = 0;
                 while (have < length)
                 {
-                    int n = await _socket.ReceiveAsync(body.AsMemory(have, length - have), SocketFlags.None).ConfigureAwait(false);
+                    int n = await ReceiveAsync(body.AsMemory(have, length - have)).ConfigureAwait(false);
                     if (n == 0)
                     {
                         ArrayPool<byte>.Shared.Return(body);
@@ -164,6 +169,35 @@ internal sealed partial class CqlConnection
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private ValueTask<int> ReceiveAsync(Memory<byte> buffer) =>
+        _tls is null ? _socket.ReceiveAsync(buffer, SocketFlags.None) : _tls.ReadAsync(buffer);
+
+    /// <summary>The TLS handshake on a connected socket; a certificate the settings reject is not transient.</summary>
+    private static async Task<Stream> NegotiateTlsAsync(Socket socket, System.Net.IPEndPoint endPoint, CqlTlsSettings settings, CancellationToken cancellationToken)
+    {
+        var ssl = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(settings.ToSslOptions(endPoint.Address.ToString()), cancellationToken).ConfigureAwait(false);
+            return ssl;
+        }
+        catch (System.Security.Authentication.AuthenticationException ex)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw new CqlException($"TLS with {endPoint} failed: {ex.Message}", isTransient: false, ex) { MayHaveBeenApplied = false };
+        }
+        catch (IOException ex)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw new CqlException($"TLS with {endPoint} failed: {ex.Message}", isTransient: true, ex) { MayHaveBeenApplied = false };
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 

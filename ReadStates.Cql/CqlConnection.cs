@@ -16,6 +16,8 @@ internal sealed partial class CqlConnection : IAsyncDisposable
     private const int WriteBufferSize = 64 * 1024;
 
     private readonly Socket _socket;
+    // Null on plain TCP, where the loops use the socket directly; an SslStream on TLS.
+    private readonly Stream? _tls;
     private readonly CqlConnectionSettings _settings;
     private readonly ILogger _logger;
     private readonly PendingRequest[] _slots;
@@ -35,9 +37,10 @@ internal sealed partial class CqlConnection : IAsyncDisposable
     private int _closed;
     private bool _compress;
 
-    private CqlConnection(Socket socket, IPEndPoint endPoint, CqlConnectionSettings settings, ILogger logger)
+    private CqlConnection(Socket socket, Stream? tls, IPEndPoint endPoint, CqlConnectionSettings settings, ILogger logger)
     {
         _socket = socket;
+        _tls = tls;
         EndPoint = endPoint;
         _settings = settings;
         _logger = logger;
@@ -64,12 +67,13 @@ internal sealed partial class CqlConnection : IAsyncDisposable
     /// <summary>Raised once, from whichever thread noticed, when the connection dies.</summary>
     public event Action<CqlConnection>? Closed;
 
-    /// <summary>Connects (optionally from a given local port, for shard-aware routing) and runs the handshake.</summary>
+    /// <summary>Connects (optionally from a given local port, for shard-aware routing), negotiates TLS when configured, and runs the handshake.</summary>
     public static async Task<CqlConnection> OpenAsync(IPEndPoint endPoint, int localPort, CqlConnectionSettings settings,
         ILogger logger, CancellationToken cancellationToken)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         CqlConnection? connection = null;
+        Stream? tls = null;
         try
         {
             if (localPort > 0)
@@ -84,13 +88,14 @@ internal sealed partial class CqlConnection : IAsyncDisposable
                 try
                 {
                     await socket.ConnectAsync(endPoint, cts.Token).ConfigureAwait(false);
+                    if (settings.Tls is { } tlsSettings) tls = await NegotiateTlsAsync(socket, endPoint, tlsSettings, cts.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
                     throw new CqlException($"Connecting to {endPoint} timed out.", isTransient: true) { MayHaveBeenApplied = false };
                 }
             }
-            connection = new CqlConnection(socket, endPoint, settings, logger);
+            connection = new CqlConnection(socket, tls, endPoint, settings, logger);
             connection._readLoop = connection.ReadLoopAsync();
             connection._writeLoop = connection.WriteLoopAsync();
             await connection.HandshakeAsync(cancellationToken).ConfigureAwait(false);
@@ -99,7 +104,11 @@ internal sealed partial class CqlConnection : IAsyncDisposable
         catch (Exception ex)
         {
             if (connection is not null) await connection.CloseAsync(ex).ConfigureAwait(false);
-            else socket.Dispose();
+            else
+            {
+                if (tls is not null) await tls.DisposeAsync().ConfigureAwait(false);
+                socket.Dispose();
+            }
             if (ex is SocketException se)
                 throw new CqlException($"Cannot connect to {endPoint}: {se.SocketErrorCode}.", isTransient: true, se) { MayHaveBeenApplied = false };
             throw;
@@ -210,6 +219,14 @@ internal sealed partial class CqlConnection : IAsyncDisposable
         }
         catch (SocketException) { }
         catch (ObjectDisposedException) { }
+        if (_tls is not null)
+        {
+            try
+            {
+                await _tls.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException) { }
+        }
         _socket.Dispose();
         var error = reason as CqlException is { IsTransient: true } ? reason
             : new CqlException($"Connection to {EndPoint} lost: {reason.Message}", isTransient: reason is not CqlException, reason);

@@ -15,6 +15,8 @@ public sealed record CqlConnectionSettings
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Connection is closed when this many abandoned (timed-out) requests still hold stream ids.</summary>
     public int MaxAbandonedRequests { get; init; } = 256;
+    /// <summary>TLS on every connection; null = plain TCP.</summary>
+    public CqlTlsSettings? Tls { get; init; }
 }
 
 /// <summary>What the server told in SUPPORTED, including ScyllaDB's sharding keys.</summary>
@@ -29,6 +31,9 @@ internal sealed record CqlServerInfo(IReadOnlyDictionary<string, List<string>> S
     public int ShardCount => Int("SCYLLA_NR_SHARDS") ?? 1;
     public int ShardingIgnoreMsb => Int("SCYLLA_SHARDING_IGNORE_MSB") ?? 0;
     public int? ShardAwarePort => Int("SCYLLA_SHARD_AWARE_PORT");
+    /// <summary>The shard-aware port that speaks TLS (the plain one does not).</summary>
+    public int? ShardAwarePortSsl => Int("SCYLLA_SHARD_AWARE_PORT_SSL");
+    public int? ShardAwarePortFor(bool tls) => tls ? ShardAwarePortSsl : ShardAwarePort;
     public string? ShardingAlgorithm => One("SCYLLA_SHARDING_ALGORITHM");
     public bool IsScylla => Shard is not null && ShardCount > 0;
 }

@@ -13,13 +13,17 @@ namespace ReadStates.Storage.RocksDb;
 /// The embedded store. Key = user_id big-endian ‖ channel_id big-endian, so a user's states are
 /// contiguous and sorted by channel: one prefix scan loads a user. Channel 0 (never a real channel)
 /// holds the user's meta row: the user's version, which survives even when every state is deleted.
+/// After an I/O error (disk full, a failing device) the database is reopened once the cause clears
+/// (<see cref="RecoveringDatabase"/>), so the engine's retried writes land without a restart.
+/// Loads and writes may run concurrently, also with such a reopen.
 /// </summary>
 public sealed class RocksDbStore : IReadStateStore
 {
     private const int KeyLength = 16;
     private const byte MetaFormatV1 = 1;
 
-    private readonly RocksDbSharp.RocksDb _db;
+    private readonly DbOptions _dbOptions;
+    private readonly RecoveringDatabase _db;
     private readonly WriteOptions _writeOptions;
     private readonly ILogger _logger;
     private readonly string _path;
@@ -45,7 +49,7 @@ public sealed class RocksDbStore : IReadStateStore
         if (options.BlockCacheMb > 0) table.SetBlockCache(Cache.CreateLru((ulong)options.BlockCacheMb << 20));
         else table.SetNoBlockCache(true);
 
-        var dbOptions = new DbOptions()
+        _dbOptions = new DbOptions()
             .SetCreateIfMissing(true)
             .IncreaseParallelism(Math.Max(2, Environment.ProcessorCount))
             .SetPrefixExtractor(SliceTransform.CreateFixedPrefix(8))
@@ -54,7 +58,8 @@ public sealed class RocksDbStore : IReadStateStore
             .SetCompression(Compression.Lz4)
             .SetKeepLogFileNum(4)
             .SetMaxLogFileSize(16 << 20);
-        _db = RocksDbSharp.RocksDb.Open(dbOptions, _path);
+        // The table options and block cache stay referenced by _dbOptions, which every reopen uses again.
+        _db = new RecoveringDatabase(_path, () => RocksDbSharp.RocksDb.Open(_dbOptions, _path), _logger);
         _writeOptions = new WriteOptions().SetSync(options.Sync);
         RocksDbStoreLog.Opened(_logger, _path, options.Sync);
     }
@@ -64,6 +69,9 @@ public sealed class RocksDbStore : IReadStateStore
     /// <summary>The absolute data directory.</summary>
     public string Path => _path;
 
+    /// <summary>The database and its recovery (tests reach its seams through it).</summary>
+    internal RecoveringDatabase Database => _db;
+
     public Task LoadUserAsync(ulong userId, StateBatch into, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(into);
@@ -72,9 +80,23 @@ public sealed class RocksDbStore : IReadStateStore
 
         var context = t_loadContext ??= new LoadContext();
         context.SetUser(userId);
+        var handle = _db.Enter();
+        try
+        {
+            Load(handle.Db, userId, context, into);
+        }
+        finally
+        {
+            handle.Exit();
+        }
+        return Task.CompletedTask;
+    }
+
+    private void Load(RocksDbSharp.RocksDb db, ulong userId, LoadContext context, StateBatch into)
+    {
         into.BeginUser(userId, 0);
         ulong metaVersion = 0;
-        using (var it = _db.NewIterator(readOptions: context.ReadOptions))
+        using (var it = db.NewIterator(readOptions: context.ReadOptions))
         {
             for (it.Seek(context.Lower); it.Valid(); it.Next())
             {
@@ -98,9 +120,10 @@ public sealed class RocksDbStore : IReadStateStore
                     throw;
                 }
             }
+            // Valid() is also false when the scan failed (a read error): that must not pass for the end of the user.
+            Native.Instance.rocksdb_iter_get_error(it.Handle);
         }
         into.RaiseVersion(metaVersion);
-        return Task.CompletedTask;
     }
 
     public Task WriteAsync(StateBatch batch, CancellationToken cancellationToken)
@@ -134,13 +157,41 @@ public sealed class RocksDbStore : IReadStateStore
                 WriteKey(key, user.UserId, 0);
                 writeBatch.Put(key, meta[..EncodeMeta(meta, user.Version)]);
             }
-            _db.Write(writeBatch, _writeOptions);
+            WriteOrRecover(writeBatch);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Writes on the current database; after an I/O error, recovers it (when the cause may have cleared)
+    /// and writes once more on the new one. A write batch is all or nothing, so the retry is safe.
+    /// </summary>
+    private void WriteOrRecover(WriteBatch writeBatch)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var handle = _db.Enter();
+            Exception error;
+            try
+            {
+                if (handle.InjectedWriteError is { } injected) throw new RocksDbSharpException(injected);
+                handle.Db.Write(writeBatch, _writeOptions);
+                return;
+            }
+            catch (RocksDbSharpException ex) when (RocksDbErrors.IsIoError(ex))
+            {
+                error = ex;
+            }
+            finally
+            {
+                handle.Exit(); // before recovery, which waits for every operation inside the handle
+            }
+            if (attempt > 0 || !_db.TryRecover(handle, error)) throw _db.Refused(error);
+        }
     }
 
     public ValueTask DisposeAsync()

@@ -38,6 +38,11 @@ public sealed class ScyllaOptions
     public int MaxStatementsPerBatch { get; set; } = 100;
     /// <summary>Bound values per batch, in bytes (a batch always takes at least one statement); below ScyllaDB's 128 KiB warning.</summary>
     public int MaxBatchBytes { get; set; } = 96 * 1024;
+    /// <summary>TLS to the nodes (off by default).</summary>
+    public ScyllaTlsOptions Tls { get; set; } = new();
+
+    /// <summary>Upper bound of both timeouts: longer waits only hide a dead node.</summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(5);
 
     public IReadOnlyList<string> Validate()
     {
@@ -48,8 +53,8 @@ public sealed class ScyllaOptions
         if (string.IsNullOrWhiteSpace(Keyspace) || !Keyspace.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') || !char.IsAsciiLetter(Keyspace[0]))
             errors.Add($"Keyspace must be a plain identifier (letters, digits, _); got '{Keyspace}'.");
         if ((Username is null) != (Password is null)) errors.Add("Username and Password must be set together.");
-        if (RequestTimeout <= TimeSpan.Zero) errors.Add($"RequestTimeout must be positive; got {RequestTimeout}.");
-        if (ConnectTimeout <= TimeSpan.Zero) errors.Add($"ConnectTimeout must be positive; got {ConnectTimeout}.");
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > MaxTimeout) errors.Add($"RequestTimeout must be positive and at most 5 minutes; got {RequestTimeout}.");
+        if (ConnectTimeout <= TimeSpan.Zero || ConnectTimeout > MaxTimeout) errors.Add($"ConnectTimeout must be positive and at most 5 minutes; got {ConnectTimeout}.");
         if (PageSize < 1) errors.Add($"PageSize must be positive; got {PageSize}.");
         if (ReplicationFactor < 1) errors.Add($"ReplicationFactor must be positive; got {ReplicationFactor}.");
         if (ConnectionsPerHost < 1) errors.Add($"ConnectionsPerHost must be positive; got {ConnectionsPerHost}.");
@@ -57,6 +62,7 @@ public sealed class ScyllaOptions
         if (WriteConcurrency < 1) errors.Add($"WriteConcurrency must be positive; got {WriteConcurrency}.");
         if (MaxStatementsPerBatch is < 2 or > 65535) errors.Add($"MaxStatementsPerBatch must be 2..65535; got {MaxStatementsPerBatch}.");
         if (MaxBatchBytes < 1024) errors.Add($"MaxBatchBytes must be at least 1024; got {MaxBatchBytes}.");
+        errors.AddRange(Tls.Validate());
         return errors;
     }
 
@@ -75,6 +81,7 @@ public sealed class ScyllaOptions
             Compression = Compression,
             RequestTimeout = RequestTimeout,
             ConnectTimeout = ConnectTimeout,
+            Tls = Tls.ToSettings([]),
         },
     };
 }

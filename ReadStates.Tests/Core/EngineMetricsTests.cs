@@ -32,6 +32,6 @@ public sealed class EngineMetricsTests
         Assert.Equal(5, seen["readstates.cache.loads"]);
         Assert.Equal(5, seen["readstates.writebehind.queued_users"]);
         Assert.Equal(1, seen["readstates.store.healthy"]);
-        Assert.True(seen["readstates.cache.arena_bytes"] > 0);
+        Assert.True(seen["readstates.cache.arena.size"] > 0);
     }
 }

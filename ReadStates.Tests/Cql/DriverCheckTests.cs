@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ReadStates.Tests.Cql.Server;
+using ReadStates.Tests.Support;
 
 namespace ReadStates.Tests.Cql;
 
@@ -12,8 +13,9 @@ public sealed class CqlSerialCollection
 
 /// <summary>
 /// Real drivers against the loopback test server: proves its framing (and so the production codec it
-/// reuses) is what the DataStax drivers speak. These fail, never skip, when the tools are missing:
-/// CI installs python3-cassandra and runs `npm ci` in scripts/cql/node. They run alone (their
+/// reuses) is what the DataStax drivers speak. Without the drivers they report skipped with the reason
+/// (`apt-get install python3-cassandra`, `npm ci` in scripts/cql/node); `.ci/run` installs both and sets
+/// READSTATES_REQUIRE_DRIVERS=1, so in CI a missing driver fails instead. They run alone (their
 /// interpreters load both cores) so the timeout-based tests elsewhere are not starved.
 /// </summary>
 [Collection(CqlSerialCollection.Name)]
@@ -45,10 +47,11 @@ public class DriverCheckTests
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task PythonDriver_AuthenticatesPreparesWritesAndPages_AgainstTheTestServer()
     {
-        Assert.True(File.Exists("/usr/bin/python3"), "/usr/bin/python3 is missing (CI: apt-get install -y python3-cassandra)");
+        Prerequisite.Require(Prerequisite.PythonHasModule("/usr/bin/python3", "cassandra"),
+            "the DataStax Python driver is not installed (apt-get install python3-cassandra)");
         await using var server = new CqlTestServer(new CqlTestServerOptions { Username = "readstates", Password = "pw" });
         string script = CqlVectors.FindRepoFile("scripts/cql/driver_check.py");
         var (code, output) = await RunAsync("/usr/bin/python3", Path.GetDirectoryName(script)!, script, "127.0.0.1", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "readstates", "pw");
@@ -57,12 +60,12 @@ public class DriverCheckTests
         Assert.Equal(26, server.Tables.CountRows("readstates", "read_states") + 1);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task NodeDriver_PreparesWritesAndPages_AgainstTheTestServer()
     {
         string dir = CqlVectors.FindRepoFile("scripts/cql/node");
-        Assert.True(Directory.Exists(Path.Combine(dir, "node_modules", "cassandra-driver")),
-            "npm cassandra-driver is not installed (CI: cd scripts/cql/node && npm ci)");
+        Prerequisite.Require(Prerequisite.OnPath("node") && Directory.Exists(Path.Combine(dir, "node_modules", "cassandra-driver")),
+            "node or the npm cassandra-driver is not installed (cd scripts/cql/node && npm ci)");
         await using var server = new CqlTestServer(new CqlTestServerOptions { ShardCount = 4 });
         var (code, output) = await RunAsync("node", dir, "driver_check.js", "127.0.0.1", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(code == 0, output);

@@ -1,6 +1,7 @@
 using ReadStates.Core;
 using ReadStates.Core.Durability;
 using ReadStates.Tests.Core;
+using ReadStates.Tests.Cql;
 
 namespace ReadStates.Tests.Durability;
 
@@ -9,6 +10,7 @@ namespace ReadStates.Tests.Durability;
 /// thread-pool work item (no closure), the log buffers are reused. Measured over every thread (the log
 /// writer and the pool threads run continuations), averaged, so a rare runtime allocation does not fail it.
 /// </summary>
+[Collection(CqlSerialCollection.Name)] // a process-wide measurement: nothing else may run meanwhile
 public sealed class DurableAllocationTests
 {
     /// <summary>Accepts and "syncs" everything instantly, keeping nothing: the engine's own allocations only.</summary>

@@ -111,7 +111,7 @@ public sealed class DurableModeTests
         Assert.True(store2.Writes > 0, "replay wrote to the store");
         Assert.DoesNotContain(crashed.Segments(), s => s < 2); // replayed segments are gone
         AssertSame(before, await ReadAllAsync(restarted));
-        GC.KeepAlive(engine); // abandoned, as a killed process would be
+        await engine.DisposeAsync(); // only now: until the assertions it stood abandoned, as a killed process would
     }
 
     [Fact]
@@ -142,7 +142,7 @@ public sealed class DurableModeTests
         await engine.FlushAsync();          // the store says 200 (a later write reached it before the crash)
         await using var restarted = await StartAsync(store, crashed);
         Assert.Equal(200UL, (await restarted.StateAsync(1, 10))!.Value.LastMessageId);
-        GC.KeepAlive(engine);
+        await engine.DisposeAsync(); // only now: until the assertions it stood abandoned, as a killed process would
     }
 
     [Fact]
@@ -204,7 +204,7 @@ public sealed class DurableModeTests
         var crashed = device.CrashImage();
         await using var restarted = await StartAsync(new MemoryStore(), crashed);
         Assert.Equal(4UL, (await restarted.StateAsync(1, 10))!.Value.LastMessageId);
-        GC.KeepAlive(engine);
+        await engine.DisposeAsync(); // only now: until the assertions it stood abandoned, as a killed process would
     }
 
     [Fact]
@@ -229,6 +229,7 @@ public sealed class DurableCompactionTests
         var store = new MemoryStore { FailingWrites = int.MaxValue };
         var options = DurableModeTests.Durable(TimeSpan.FromMilliseconds(100));
         options.LogCompactBytes = 1 << 20;
+        options.ShutdownFlushTimeout = TimeSpan.Zero; // its store never recovers: do not retry at the end
         var logger = new TestLogger();
         var engine = await DurableModeTests.StartAsync(store, device, options, logger);
         // 40,000 acks, each a change (every writer owns 5 users), on 40 users × 2 channels: ~1.8 MB of records, 80 states unwritten.
@@ -252,6 +253,6 @@ public sealed class DurableCompactionTests
         var healthy = new MemoryStore();
         await using var restarted = await DurableModeTests.StartAsync(healthy, device.CrashImage());
         foreach (var ((u, c), m) in expected) Assert.Equal(m, healthy.Stored(u, c)!.Value.LastMessageId);
-        GC.KeepAlive(engine);
+        await engine.DisposeAsync(); // only now: until the assertions it stood abandoned, as a killed process would
     }
 }

@@ -17,6 +17,7 @@ public class AppSettingsTests
 
     private static T Bind<T>(string section) where T : new()
     {
+        DurationConverter.Register(); // the host's duration syntax (appsettings.json writes "1s")
         var options = new T();
         Config.GetSection(section).Bind(options, b => b.ErrorOnUnknownConfiguration = true);
         return options;
@@ -68,6 +69,34 @@ public class AppSettingsTests
     {
         AssertEverySettingListed("Metrics", typeof(MetricsOptions));
         AssertSameSettings(new MetricsOptions(), Bind<MetricsOptions>("Metrics"));
+    }
+
+    [Fact]
+    public void TracingSection_ListsEverySetting_WithTheCodeDefaults_Off()
+    {
+        AssertEverySettingListed("Tracing", typeof(TracingOptions));
+        var tracing = Bind<TracingOptions>("Tracing");
+        AssertSameSettings(new TracingOptions(), tracing);
+        Assert.False(tracing.Enabled);
+    }
+
+    [Fact]
+    public void HealthSection_ListsEverySetting_WithTheCodeDefaults()
+    {
+        AssertEverySettingListed("Health", typeof(HealthOptions));
+        AssertSameSettings(new HealthOptions(), Bind<HealthOptions>("Health"));
+        Assert.Equal(TimeSpan.FromSeconds(5), new HealthOptions().EffectiveReadinessMaxFlushAge(new EngineOptions()));
+        Assert.Equal(TimeSpan.FromSeconds(150), new HealthOptions().EffectiveReadinessMaxFlushAge(new EngineOptions { FlushInterval = TimeSpan.FromSeconds(30) }));
+    }
+
+    [Fact]
+    public void AuthSection_ListsEverySetting_WithTheCodeDefaults_AndIsValid()
+    {
+        AssertEverySettingListed("Auth", typeof(ReadStates.Hosting.Auth.AuthOptions));
+        var auth = Bind<ReadStates.Hosting.Auth.AuthOptions>("Auth");
+        AssertSameSettings(new ReadStates.Hosting.Auth.AuthOptions(), auth);
+        Assert.Empty(auth.Validate());
+        Assert.False(auth.Enabled); // a fresh checkout runs on loopback without credentials
     }
 
     [Fact]

@@ -9,6 +9,13 @@ internal sealed class FaultyStore(IReadStateStore inner) : IReadStateStore
     private int _writesStarted;
 
     public volatile bool FailLoads;
+    private int _failNextLoads;
+    private int _loadsStarted;
+
+    /// <summary>The next <paramref name="count"/> loads fail, then loads work again.</summary>
+    public void FailNextLoads(int count) => Volatile.Write(ref _failNextLoads, count);
+
+    public int LoadsStarted => Volatile.Read(ref _loadsStarted);
     public volatile bool FailWrites;
 
     public string Name => inner.Name;
@@ -19,8 +26,12 @@ internal sealed class FaultyStore(IReadStateStore inner) : IReadStateStore
 
     public void Resume() => Interlocked.Exchange(ref _stall, null)?.TrySetResult();
 
-    public Task LoadUserAsync(ulong userId, StateBatch into, CancellationToken cancellationToken) =>
-        FailLoads ? throw new IOException("injected load failure") : inner.LoadUserAsync(userId, into, cancellationToken);
+    public Task LoadUserAsync(ulong userId, StateBatch into, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _loadsStarted);
+        if (FailLoads || Interlocked.Decrement(ref _failNextLoads) >= 0) throw new IOException("injected load failure");
+        return inner.LoadUserAsync(userId, into, cancellationToken);
+    }
 
     public async Task WriteAsync(StateBatch batch, CancellationToken cancellationToken)
     {

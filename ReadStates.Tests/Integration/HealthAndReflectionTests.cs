@@ -19,6 +19,8 @@ public sealed class HealthAndReflectionTests : IAsyncLifetime
     [Theory]
     [InlineData("")]
     [InlineData("readstates.v1.ReadStates")]
+    [InlineData("liveness")]
+    [InlineData("readiness")]
     public async Task HealthCheck_ReportsServing_WhileTheStoreWorks(string service)
     {
         var health = new Health.HealthClient(_service.Channel);
@@ -26,6 +28,16 @@ public sealed class HealthAndReflectionTests : IAsyncLifetime
         var response = await health.CheckAsync(new HealthCheckRequest { Service = service });
 
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+    }
+
+    [Fact]
+    public async Task HealthCheck_OfAnUnknownService_IsNotFound()
+    {
+        var health = new Health.HealthClient(_service.Channel);
+
+        var ex = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => health.CheckAsync(new HealthCheckRequest { Service = "nope" }).ResponseAsync);
+
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, ex.StatusCode);
     }
 
     [Fact]

@@ -35,7 +35,13 @@ internal sealed class RunningService : IAsyncDisposable
     public static Task<RunningService> StartAsync(string dataDir, params string[] settings) => StartAsync(dataDir, null, settings);
 
     /// <param name="configure">Runs on the builder after the production wiring (e.g. to wrap the store).</param>
-    public static async Task<RunningService> StartAsync(string dataDir, Action<WebApplicationBuilder>? configure, params string[] settings)
+    public static Task<RunningService> StartAsync(string dataDir, Action<WebApplicationBuilder>? configure, params string[] settings) =>
+        StartAsync(dataDir, configure, null, null, settings);
+
+    /// <param name="map">Runs on the built application before it starts (e.g. to map a test-only service).</param>
+    /// <param name="channel">Makes the client channel for the address (e.g. with TLS options); plain h2c when null.</param>
+    public static async Task<RunningService> StartAsync(string dataDir, Action<WebApplicationBuilder>? configure, Action<WebApplication>? map,
+        Func<string, GrpcChannel>? channel, params string[] settings)
     {
         var args = new List<string>
         {
@@ -50,11 +56,12 @@ internal sealed class RunningService : IAsyncDisposable
         args.AddRange(settings.Select(s => "--" + s));
         var app = ReadStatesHost.Build([.. args], configure);
         Assert.Empty(ReadStatesHost.CheckConfiguration(app.Services));
+        map?.Invoke(app);
         using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await app.StartAsync(startTimeout.Token);
         string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        Assert.StartsWith("http://127.0.0.1:", address, StringComparison.Ordinal);
-        return new RunningService(app, GrpcChannel.ForAddress(address), address);
+        Assert.Matches("^https?://127.0.0.1:", address);
+        return new RunningService(app, channel?.Invoke(address) ?? GrpcChannel.ForAddress(address), address);
     }
 
     /// <summary>A graceful stop, as on SIGTERM: Kestrel drains, then the engine flushes and the store closes.</summary>

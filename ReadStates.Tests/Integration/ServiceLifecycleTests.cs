@@ -81,6 +81,13 @@ public sealed class ServiceLifecycleTests
     [InlineData("ReadStates__Service__MaxBulkAckEntries", "0", "Service:MaxBulkAckEntries")]
     [InlineData("ReadStates__Engine__CapacityStates", "lots", "Engine:CapacityStates")]
     [InlineData("ReadStates__Engine__FlushIntervall", "00:00:01", "FlushIntervall")]
+    [InlineData("ReadStates__Engine__MaxRetryDelay", "5", "'5' has no unit; write 5s for seconds")]
+    [InlineData("ReadStates__Engine__FlushInterval", "10m", "Engine:FlushInterval must be between")]
+    [InlineData("ReadStates__Engin__FlushInterval", "1s", "Unknown configuration section 'Engin' (from environment variables ReadStates__*)")]
+    [InlineData("Engin__FlushInterval", "1s", "Unknown configuration section 'Engin' (from environment variables)")]
+    [InlineData("ASPNETCORE_URLS", "http://0.0.0.0:0", "Listening on http://0.0.0.0:0 (not loopback) needs authentication")]
+    [InlineData("ReadStates__Urls", "http://[::]:0", "Listening on http://[::]:0 (not loopback) needs authentication")]
+    [InlineData("ReadStates__Auth__ApiKeys__0__Sha256", "abc", "Auth:ApiKeys:0:Sha256 must be the 64 hex digits")]
     public async Task BadSetting_StopsTheProcess_WithNonZeroExit_AndAClearMessage(string variable, string value, string named)
     {
         using var dir = new TempDir();
@@ -93,7 +100,7 @@ public sealed class ServiceLifecycleTests
     }
 
     [Fact]
-    public async Task JsonLogs_AreOneObjectPerLine_WithStableEventIds()
+    public async Task JsonLogs_AreOneObjectPerLine_WithStableEventIds_AndIsoTimestamps()
     {
         using var dir = new TempDir();
         using var child = ServiceProcess.Launch(dir.Path, ["--urls=http://127.0.0.1:0"], ("Logging__Console__FormatterName", "json"));
@@ -101,10 +108,18 @@ public sealed class ServiceLifecycleTests
         await output.WaitForListeningAddressAsync(TimeSpan.FromSeconds(60));
         child.Terminate();
         Assert.Equal(0, await child.ExitCodeAsync(60));
-        var events = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        var lines = output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement)
-            .Select(e => (Id: e.GetProperty("EventId").GetInt32(), Category: e.GetProperty("Category").GetString()))
             .ToList();
+        var events = lines.Select(e => (Id: e.GetProperty("EventId").GetInt32(), Category: e.GetProperty("Category").GetString())).ToList();
+        foreach (var line in lines)
+        {
+            // ISO-8601 UTC with milliseconds, nothing after the Z.
+            string timestamp = line.GetProperty("Timestamp").GetString()!;
+            Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", timestamp);
+            Assert.True(DateTimeOffset.TryParse(timestamp, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var at));
+            Assert.InRange(at, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(1));
+        }
         Assert.Contains((3001, "ReadStates.Storage.RocksDb.RocksDbStore"), events); // store opened
         Assert.Contains((5001, "ReadStates.Hosting.EngineHostedService"), events); // engine started
         Assert.Contains((5003, "ReadStates.Hosting.EngineHostedService"), events); // stopped after the final flush

@@ -28,6 +28,7 @@ public sealed class StoreFaultTests : IAsyncLifetime
     [
         "Engine:Shards=1", "Engine:CapacityStates=64", "Engine:MaxStatesPerUser=8", "Engine:MaxBacklogStates=16",
         "Engine:FlushInterval=00:00:00.050", "Engine:MaxRetryDelay=00:00:00.100", "Engine:ShutdownFlushTimeout=00:00:20",
+        "Health:ReadinessMaxFlushAge=00:00:00.500",
     ];
 
     public async Task InitializeAsync()
@@ -47,8 +48,8 @@ public sealed class StoreFaultTests : IAsyncLifetime
         _dir.Dispose();
     }
 
-    private async Task<ServingStatus> HealthAsync() =>
-        (await new Health.HealthClient(_service.Channel).CheckAsync(new HealthCheckRequest())).Status;
+    private async Task<ServingStatus> HealthAsync(string service = "") =>
+        (await new Health.HealthClient(_service.Channel).CheckAsync(new HealthCheckRequest { Service = service })).Status;
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
@@ -133,7 +134,9 @@ public sealed class StoreFaultTests : IAsyncLifetime
 
         Assert.Equal(StatusCode.ResourceExhausted, refusal.StatusCode);
         AssertRetryHint(refusal);
-        Assert.Equal(ServingStatus.Serving, await HealthAsync());
+        // A stalled store is not keeping up either: readiness gives up after its bound; liveness never does.
+        await WaitUntilAsync(async () => await HealthAsync("readiness") == ServingStatus.NotServing, "readiness reports NOT_SERVING");
+        Assert.Equal(ServingStatus.Serving, await HealthAsync("liveness"));
 
         _store.Resume();
         await AssertEveryAckSurvivesARestartAsync(acked);

@@ -3,20 +3,20 @@ using Microsoft.Extensions.Logging.Abstractions;
 using ReadStates.Core.Storage;
 using ReadStates.Cql;
 using ReadStates.Storage.Scylla;
+using ReadStates.Tests.Support;
 using static ReadStates.Tests.Scylla.ScyllaTestSupport;
 
 namespace ReadStates.Tests.Scylla;
 
 /// <summary>
 /// Against a real ScyllaDB, only when READSTATES_SCYLLA=host:port is set (e.g. `docker compose up`);
-/// otherwise each test returns at once. Keyspace readstates_test, replication factor 1.
+/// otherwise each test reports skipped, saying so. Keyspace readstates_test, replication factor 1.
 /// </summary>
 public class RealScyllaTests
 {
-    private static ScyllaOptions? RealOptions()
+    private static ScyllaOptions RealOptions()
     {
-        string? target = Environment.GetEnvironmentVariable("READSTATES_SCYLLA");
-        if (string.IsNullOrWhiteSpace(target)) return null;
+        string target = Prerequisite.RequireEnvironment("READSTATES_SCYLLA", "set it to host:port of a real ScyllaDB (e.g. docker compose --profile scylla up) to run this test");
         int colon = target.LastIndexOf(':');
         return new ScyllaOptions
         {
@@ -31,10 +31,10 @@ public class RealScyllaTests
         };
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task RealScylla_StoreWritesLoadsAndDeletes()
     {
-        if (RealOptions() is not { } options) return;
+        var options = RealOptions();
         await using var store = await ScyllaStore.CreateAsync(options, NullLogger.Instance, Timeout(120));
         ulong user = (ulong)Random.Shared.NextInt64(1, long.MaxValue);
         var batch = new StateBatch();
@@ -52,10 +52,10 @@ public class RealScyllaTests
         Assert.Equal(1001UL, loaded.States[0].State.ChannelId);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task RealScylla_ConnectionsLandOnTheShardsTheyWereOpenedFor()
     {
-        if (RealOptions() is not { } options) return;
+        var options = RealOptions();
         await using var store = await ScyllaStore.CreateAsync(options, NullLogger.Instance, Timeout(120));
         var batch = new StateBatch();
         for (ulong u = 1; u <= 64; u++) AddUser(batch, u * 7919, count: 1, version: 1);

@@ -15,4 +15,7 @@ internal static partial class ApiLog
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "{Method} failed unexpectedly")]
     public static partial void Unexpected(ILogger logger, string method, Exception exception);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Debug, Message = "Undecodable {Method} request: {Reason}")]
+    public static partial void Undecodable(ILogger logger, string method, string reason);
 }

@@ -7,10 +7,13 @@ namespace ReadStates.Api;
 
 /// <summary>
 /// The gRPC edge: validate, map, call the engine, map back. Engine errors become statuses in
-/// <see cref="EngineErrorInterceptor"/>.
+/// <see cref="EngineErrorInterceptor"/>. Every RPC declares the permission it needs with
+/// <see cref="RequiresPermissionAttribute"/> (Get reads, everything else writes); an RPC without one is
+/// denied to every caller.
 /// </summary>
 internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits, UserSnapshotPool snapshots) : V1.ReadStates.ReadStatesBase
 {
+    [RequiresPermission(Permission.Write)]
     public override async Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
@@ -19,6 +22,7 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         return ProtoMapper.ToProto(result);
     }
 
+    [RequiresPermission(Permission.Write)]
     public override async Task<BulkAckResponse> BulkAck(BulkAckRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
@@ -40,6 +44,7 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         }
     }
 
+    [RequiresPermission(Permission.Write)]
     public override async Task<AckParentResponse> AckParent(AckParentRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
@@ -47,6 +52,7 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         return new AckParentResponse { Acked = (uint)acked };
     }
 
+    [RequiresPermission(Permission.Write)]
     public override async Task<AckPinsResponse> AckPins(AckPinsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
@@ -55,6 +61,7 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         return new AckPinsResponse { Applied = result.Applied, State = ProtoMapper.ToProto(result.State) };
     }
 
+    [RequiresPermission(Permission.Write)]
     public override async Task<AddMentionsResponse> AddMentions(AddMentionsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
@@ -74,6 +81,7 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         }
     }
 
+    [RequiresPermission(Permission.Write)]
     public override async Task<RemoveMentionsResponse> RemoveMentions(RemoveMentionsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
@@ -89,6 +97,7 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         }
     }
 
+    [RequiresPermission(Permission.Read)]
     public override async Task<GetResponse> Get(GetRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
@@ -106,6 +115,7 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
         }
     }
 
+    [RequiresPermission(Permission.Write)]
     public override async Task<DeleteResponse> Delete(DeleteRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);

@@ -18,6 +18,9 @@ internal static class RpcErrors
         return status.ToRpcException();
     }
 
+    /// <summary>How long a client's gRPC retry policy should wait before its next attempt (gRFC A6).</summary>
+    public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
+
     public static RpcException InvalidArgument(string field, string description) =>
         InvalidArgument(description, [new BadRequest.Types.FieldViolation { Field = field, Description = description }]);
 
@@ -30,6 +33,9 @@ internal static class RpcErrors
             Message = message,
             Details = { Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(retryAfter) }) },
         };
-        return status.ToRpcException();
+        var ex = status.ToRpcException();
+        // gRPC clients' built-in retries (service config retryPolicy) read this trailer, not RetryInfo.
+        ex.Trailers.Add(RetryPushbackTrailer, ((long)retryAfter.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return ex;
     }
 }

@@ -15,4 +15,10 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "Prometheus metrics on {Url}")]
     public static partial void MetricsListening(ILogger logger, string url);
+
+    [LoggerMessage(EventId = 5005, Level = LogLevel.Information, Message = "Stop requested: flushing to the {Store} store while open calls drain (up to {DrainTimeout})")]
+    public static partial void FlushingWhileDraining(ILogger logger, string store, TimeSpan drainTimeout);
+
+    [LoggerMessage(EventId = 5006, Level = LogLevel.Warning, Message = "The flush started at stop failed; the final flush retries it")]
+    public static partial void EarlyFlushFailed(ILogger logger, Exception exception);
 }

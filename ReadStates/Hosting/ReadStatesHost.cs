@@ -7,10 +7,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Prometheus;
+using OpenTelemetry.Metrics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using ReadStates.Api;
+using ReadStates.Hosting.Auth;
 using ReadStates.Core;
 using ReadStates.Core.Storage;
 using ReadStates.Durability;
@@ -31,26 +32,24 @@ public static class ReadStatesHost
     public const int ExitInvalidConfiguration = 2;
     public const int ExitStartFailed = 1;
 
-    // prometheus-net's adapter is process-wide: configure it once, even when tests build several apps.
-    private static int s_meterAdapterConfigured;
-
     /// <summary>
     /// Builds the application. <paramref name="configure"/> runs last, before the app is built
     /// (tests use it to point the store at a temp directory and listen on port 0).
     /// </summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        DurationConverter.Register(); // before anything binds a TimeSpan
         // appsettings.json beside the binary, whatever the working directory (relative data paths stay relative to it).
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         AddPrefixedEnvironment(builder.Configuration);
         ConfigureKestrel(builder);
+        TlsSetup.Configure(builder);
         AddServices(builder.Services, builder.Configuration);
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapGrpcService<ReadStatesService>();
-        app.MapGrpcHealthChecksService();
-        app.MapGrpcReflectionService();
+        AuthSetup.Map(app, app.MapGrpcHealthChecksService(), app.MapGrpcReflectionService());
         return app;
     }
 
@@ -98,16 +97,23 @@ public static class ReadStatesHost
         Collect<ServiceOptions>(services, problems);
         Collect<StorageOptions>(services, problems);
         Collect<MetricsOptions>(services, problems);
+        Collect<TracingOptions>(services, problems);
+        Collect<HealthOptions>(services, problems);
         Collect<ScyllaOptions>(services, problems);
+        Collect<TlsOptions>(services, problems);
+        if (Collect<AuthOptions>(services, problems) is { } auth && Collect<MetricsOptions>(services, []) is { } metrics)
+            problems.AddRange(AuthSetup.CheckExposure(services.GetRequiredService<IConfiguration>(), auth, metrics));
+        if (services.GetRequiredService<IConfiguration>() is IConfigurationRoot root)
+            problems.AddRange(ConfigurationSections.FindUnknown(root, [.. services.GetServices<ConfigurationSectionName>().Select(s => s.Name).Distinct()]));
         return problems;
     }
 
-    private static void Collect<TOptions>(IServiceProvider services, List<string> problems)
+    private static TOptions? Collect<TOptions>(IServiceProvider services, List<string> problems)
         where TOptions : class
     {
         try
         {
-            _ = services.GetRequiredService<IOptions<TOptions>>().Value;
+            return services.GetRequiredService<IOptions<TOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {
@@ -115,9 +121,11 @@ public static class ReadStatesHost
         }
         catch (InvalidOperationException ex)
         {
-            // The binder's own message: a value of the wrong type, or a key no setting has.
-            problems.Add(ex.Message);
+            // The binder's own message: a value of the wrong type, or a key no setting has; a value our
+            // converters refuse says why in the inner exception.
+            problems.Add(ex.InnerException is FormatException format ? $"{ex.Message} {format.Message}." : ex.Message);
         }
+        return null;
     }
 
     private static string Describe(Exception ex)
@@ -170,6 +178,11 @@ public static class ReadStatesHost
         Bind<ServiceOptions>(services, config, "Service", o => o.Validate());
         Bind<StorageOptions>(services, config, "Storage", o => o.Validate());
         Bind<MetricsOptions>(services, config, "Metrics", o => o.Validate());
+        Bind<TracingOptions>(services, config, "Tracing", o => o.Validate());
+        Bind<HealthOptions>(services, config, "Health", o => o.Validate());
+        Bind<AuthOptions>(services, config, AuthSetup.Section, o => o.Validate());
+        Bind<TlsOptions>(services, config, TlsSetup.Section, o => TlsSetup.Check(o, config));
+        AuthSetup.AddServices(services, config);
         // Checked only when it is the store in use: a rocksdb deployment need not care about it.
         bool scylla = StorageOptions.IsKind(config["Storage:Kind"], StorageOptions.ScyllaKind);
         Bind<ScyllaOptions>(services, config, "Scylla", o => scylla ? o.Validate() : []);
@@ -180,11 +193,15 @@ public static class ReadStatesHost
             if (points.Exists()) o.ContactPoints = points.Get<string[]>() ?? [];
         });
 
-        // The host must outwait the engine's final flush, or SIGTERM could exit with changes unwritten.
+        // The host's shutdown timeout is what Kestrel waits for open calls to drain before it aborts them:
+        // keep it short, or one client holding calls open delays the stop (and the final flush behind it)
+        // past an orchestrator's grace period. The engine's stop does not use the host's token (it bounds
+        // its own retries by Engine:ShutdownFlushTimeout), and the host awaits every hosted service's stop
+        // whether or not its token has fired, so this never cuts the final flush.
         // Read leniently: a bad value is reported by the configuration check, not here.
-        var flushTimeout = TimeSpan.TryParse(config["Engine:ShutdownFlushTimeout"], CultureInfo.InvariantCulture, out var t) && t > TimeSpan.Zero
-            ? t : new EngineOptions().ShutdownFlushTimeout;
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = flushTimeout + TimeSpan.FromSeconds(15));
+        var drain = Duration.TryParse(config["Service:DrainTimeout"], out var d, out _) && d >= TimeSpan.Zero
+            ? d : new ServiceOptions().DrainTimeout;
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = drain);
 
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToLimits());
         services.AddSingleton<UserSnapshotPool>();
@@ -199,40 +216,35 @@ public static class ReadStatesHost
         // Registered before the web server's own hosted service: starts first, stops after Kestrel has drained.
         services.AddHostedService<EngineHostedService>();
 
-        AddMetricsEndpoint(services, config);
+        // Read leniently here: a bad value is reported by the configuration check, and then nothing starts.
+        var metrics = TelemetrySetup.TryBind<MetricsOptions>(config, "Metrics");
+        if (metrics is { } mo && mo.Validate().Count > 0) metrics = null;
+        var tracing = TelemetrySetup.TryBind<TracingOptions>(config, "Tracing");
+        if (tracing is { } tr && tr.Validate().Count > 0) tracing = null;
+        TelemetrySetup.Add(services, metrics, tracing);
+        if (metrics is { Enabled: true })
+        {
+            services.AddSingleton(sp =>
+            {
+                var auth = sp.GetRequiredService<IOptions<AuthOptions>>().Value;
+                var gate = auth.Enabled && auth.Metrics == EndpointAccess.Read ? new MetricsGate(sp.GetRequiredService<CallerAuthenticator>(), auth) : null;
+                return new MetricsEndpoint(metrics, sp.GetRequiredService<MeterProvider>(), sp.GetRequiredService<RuntimeGauges>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>(), gate);
+            });
+            services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
+        }
 
-        services.AddGrpc(o => o.Interceptors.Add<EngineErrorInterceptor>());
+        services.AddGrpc(o =>
+        {
+            // Outermost first: call metrics see the status the error mapping chose.
+            if (metrics is { Enabled: true }) o.Interceptors.Add<RpcMetricsInterceptor>();
+            o.Interceptors.Add<EngineErrorInterceptor>();
+        });
+        DecodingServiceMethodProvider.Replace(services); // undecodable requests: INVALID_ARGUMENT, one Debug line
+        LoggingSetup.Configure(services);
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks(o =>
-        {
-            o.Services.Map("", _ => true);
-            o.Services.Map("readstates.v1.ReadStates", _ => true);
-        }).AddCheck<StoreHealthCheck>("store");
+        HealthSetup.Add(services);
     }
 
-    private static void AddMetricsEndpoint(IServiceCollection services, IConfiguration config)
-    {
-        var metrics = new MetricsOptions();
-        try
-        {
-            config.GetSection("Metrics").Bind(metrics);
-        }
-        catch (InvalidOperationException)
-        {
-            return; // reported by the configuration check before start
-        }
-        if (!metrics.Enabled || metrics.Validate().Count > 0) return;
-        // The engine's instruments (meter "ReadStates") through the bridge, every other meter (process,
-        // runtime, ASP.NET Core) through prometheus-net's adapter.
-        if (Interlocked.Exchange(ref s_meterAdapterConfigured, 1) == 0)
-            Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i =>
-                !PrometheusMeterBridge.IsBridged(i, EngineMetrics.MeterName)
-                // The runtime's private diagnostics meters (QUIC internals and the like) are noise on a dashboard.
-                && !i.Meter.Name.StartsWith("Private.", StringComparison.Ordinal));
-        services.AddSingleton(sp => new PrometheusMeterBridge(Metrics.DefaultRegistry, EngineMetrics.MeterName, sp.GetRequiredService<IMeterFactory>()));
-        services.AddSingleton(sp => new MetricsEndpoint(metrics, sp.GetRequiredService<PrometheusMeterBridge>(), sp.GetRequiredService<ILogger<MetricsEndpoint>>()));
-        services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
-    }
 
     private static IReadStateStore CreateStore(IServiceProvider sp)
     {
@@ -274,6 +286,7 @@ public static class ReadStatesHost
     private static void Bind<TOptions>(IServiceCollection services, IConfiguration config, string section, Func<TOptions, IReadOnlyList<string>> validate)
         where TOptions : class
     {
+        services.AddSingleton(new ConfigurationSectionName(section));
         services.AddOptions<TOptions>()
             .Bind(config.GetSection(section), b => b.ErrorOnUnknownConfiguration = true)
             .ValidateOnStart();

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using ReadStates.Cql;
 
@@ -16,11 +17,17 @@ internal sealed partial class CqlTestServer
     private sealed class ServerConnection(CqlTestServer server, Socket socket, int shard)
     {
         private readonly SemaphoreSlim _writeLock = new(1, 1);
+        // Plain: the socket itself; TLS mode: an SslStream over it, set up first thing in RunAsync.
+        private Stream _stream = new NetworkStream(socket, ownsSocket: false);
         private bool _compress;
         private bool _authenticated;
         private string? _keyspace;
 
         public int Shard { get; } = shard;
+
+        public Stream Stream { get => _stream; set => _stream = value; }
+
+        public X509Certificate? ClientCertificate { get; set; }
 
         public void Abort()
         {
@@ -37,6 +44,7 @@ internal sealed partial class CqlTestServer
             var header = new byte[CqlFrameHeader.Size];
             try
             {
+                if (server._options.Certificate is not null && !await server.NegotiateTlsAsync(this, ct).ConfigureAwait(false)) return;
                 while (!ct.IsCancellationRequested)
                 {
                     if (!await ReadExactlyAsync(header, ct).ConfigureAwait(false)) return;
@@ -61,6 +69,7 @@ internal sealed partial class CqlTestServer
             finally
             {
                 Abort();
+                await _stream.DisposeAsync().ConfigureAwait(false);
             }
         }
 
@@ -69,7 +78,7 @@ internal sealed partial class CqlTestServer
             int have = 0;
             while (have < buffer.Length)
             {
-                int n = await socket.ReceiveAsync(buffer[have..], SocketFlags.None, ct).ConfigureAwait(false);
+                int n = await _stream.ReadAsync(buffer[have..], ct).ConfigureAwait(false);
                 if (n == 0) return false;
                 have += n;
             }
@@ -101,9 +110,10 @@ internal sealed partial class CqlTestServer
             try
             {
                 if (delayable && TakeOne(ref server._delayedReplies)) await Task.Delay(server.ReplyDelay).ConfigureAwait(false);
+                if (delayable) await server.RepliesAllowed.ConfigureAwait(false);
                 await WriteAsync(reply).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
             {
                 Abort();
             }
@@ -123,11 +133,7 @@ internal sealed partial class CqlTestServer
                 await _writeLock.WaitAsync().ConfigureAwait(false);
                 try
                 {
-                    while (!data.IsEmpty)
-                    {
-                        int n = await socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
-                        data = data[n..];
-                    }
+                    await _stream.WriteAsync(data).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -230,7 +236,14 @@ internal sealed partial class CqlTestServer
             map["SCYLLA_PARTITIONER"] = ["org.apache.cassandra.dht.Murmur3Partitioner"];
             map["SCYLLA_SHARDING_ALGORITHM"] = ["biased-token-round-robin"];
             map["SCYLLA_SHARDING_IGNORE_MSB"] = [_options.ShardingIgnoreMsb.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-            if (ShardAwarePort > 0) map["SCYLLA_SHARD_AWARE_PORT"] = [ShardAwarePort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+            if (ShardAwarePort > 0 && _options.Certificate is null) map["SCYLLA_SHARD_AWARE_PORT"] = [ShardAwarePort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+            if (ShardAwarePort > 0 && _options.Certificate is not null)
+            {
+                // As ScyllaDB with client encryption: the plain shard-aware port (here one nobody listens on)
+                // and the TLS one; a TLS client must pick the latter.
+                map["SCYLLA_SHARD_AWARE_PORT"] = [ClosedPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+                map["SCYLLA_SHARD_AWARE_PORT_SSL"] = [ShardAwarePort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+            }
         }
         return map;
     }

@@ -32,6 +32,10 @@ internal sealed record CqlTestServerOptions
     public bool RejectTablets { get; init; }
     /// <summary>Shared with the servers of the other nodes of one cluster.</summary>
     public InMemoryTables? Tables { get; init; }
+    /// <summary>TLS mode: every listener speaks TLS with this certificate (which holds its private key); null = plain TCP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+    /// <summary>TLS mode: require a client certificate that chains to this CA; null = none asked for.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCa { get; init; }
 }
 
 /// <summary>
@@ -74,6 +78,8 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     private static Socket Listen(IPAddress address, int port)
     {
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        // A node "restarted" on its old port: the connections it aborted linger in TIME_WAIT.
+        if (port != 0) socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         socket.Bind(new IPEndPoint(address, port));
         socket.Listen(128);
         return socket;
@@ -129,6 +135,16 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     }
 
     public TimeSpan ReplyDelay { get; private set; }
+
+    private volatile TaskCompletionSource? _paused;
+
+    /// <summary>From now on QUERY/EXECUTE/BATCH are done at once but their replies are held until <see cref="ResumeReplies"/> (a paused node).</summary>
+    public void PauseReplies() => _paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void ResumeReplies() => Interlocked.Exchange(ref _paused, null)?.TrySetResult();
+
+    /// <summary>Completes when replies may be sent (at once unless paused).</summary>
+    internal Task RepliesAllowed => _paused?.Task ?? Task.CompletedTask;
 
     /// <summary>The next <paramref name="count"/> QUERY/EXECUTE/BATCH requests fail with <paramref name="code"/> and change nothing.</summary>
     public void FailNext(int count, CqlErrorCode code = CqlErrorCode.Overloaded, int afterSuccesses = 0)
@@ -194,6 +210,7 @@ internal sealed partial class CqlTestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
+        ResumeReplies();
         _listener.Dispose();
         _awareListener?.Dispose();
         DropConnections();
