@@ -131,6 +131,28 @@ public sealed class ShutdownAndIsolationTests
     }
 
     [Fact]
+    public async Task StopDuringAnOutage_WhenTheSpillFailsToo_SaysExactlyWhatIsLostAndWhy()
+    {
+        var store = new MemoryStore { FailingWrites = int.MaxValue };
+        var options = EngineTestKit.SmallOptions();
+        options.FlushInterval = TimeSpan.FromMinutes(5);
+        options.ShutdownFlushTimeout = TimeSpan.Zero;
+        var device = new MemoryLogDevice();
+        var logger = new TestLogger();
+        var engine = new ReadStateEngine(options, store, logger, logDevice: device);
+        await engine.StartAsync();
+        for (ulong u = 1; u <= 30; u++)
+            for (ulong c = 1; c <= 2; c++) await engine.Ack(u, c, 10 * c);
+        device.FailSyncs = true; // the disk under the log fails as well
+        await engine.DisposeAsync();
+        var lost = Assert.Single(logger.Messages(1020));
+        Assert.Contains("30 users with 60 acknowledged changed states", lost, StringComparison.Ordinal);
+        Assert.Contains("injected fsync failure", lost, StringComparison.Ordinal);
+        Assert.Empty(logger.Messages(1019));
+        store.FailingWrites = 0;
+    }
+
+    [Fact]
     public async Task StopDuringAnOutage_WithoutALog_SaysExactlyWhatIsLost()
     {
         // 2,000 users, each changed 10 times in 3 channels: the count is of users and states, not of changes.
