@@ -7,6 +7,16 @@ using ReadStatesClient = ReadStates.Api.V1.ReadStates.ReadStatesClient;
 namespace ReadStates.Tests.Integration;
 
 /// <summary>
+/// Run alone: eight writers flooding a child process, three process starts per mode. Sharing the two
+/// cores with the other process tests slowed theirs past their bounds.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KillLedgerCollection
+{
+    public const string Name = "Process kill ledger";
+}
+
+/// <summary>
 /// The durability promise, tested as a crash tests it: concurrent writers record every ack the real
 /// service process answered OK (user, channel, message, when), the process is killed with SIGKILL at
 /// an arbitrary moment, restarted on the same directory (replaying its change log), and every recorded
@@ -15,7 +25,7 @@ namespace ReadStates.Tests.Integration;
 /// was collected at least half an interval ago; the slack covers a late timer and the store write on
 /// this shared 2-core machine (load averages of 10–16 while helpers build), not the design.
 /// </summary>
-[Collection("Process kill")]
+[Collection(KillLedgerCollection.Name)]
 public sealed class KillLedgerTests
 {
     private const int Rounds = 2;
