@@ -11,12 +11,14 @@ COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY ReadStates/ReadStates.csproj ReadStates/
 COPY ReadStates.Core/ReadStates.Core.csproj ReadStates.Core/
 COPY ReadStates.Cql/ReadStates.Cql.csproj ReadStates.Cql/
+COPY ReadStates.Durability/ReadStates.Durability.csproj ReadStates.Durability/
 COPY ReadStates.Storage.RocksDb/ReadStates.Storage.RocksDb.csproj ReadStates.Storage.RocksDb/
 COPY ReadStates.Storage.Scylla/ReadStates.Storage.Scylla.csproj ReadStates.Storage.Scylla/
 RUN dotnet restore ReadStates/ReadStates.csproj -r linux-x64
 COPY proto/ proto/
 COPY ReadStates.Core/ ReadStates.Core/
 COPY ReadStates.Cql/ ReadStates.Cql/
+COPY ReadStates.Durability/ ReadStates.Durability/
 COPY ReadStates.Storage.RocksDb/ ReadStates.Storage.RocksDb/
 COPY ReadStates.Storage.Scylla/ ReadStates.Storage.Scylla/
 COPY ReadStates/ ReadStates/

@@ -44,11 +44,18 @@ public sealed class EngineMetrics : IDisposable
         m.CreateObservableCounter("readstates.cache.loads", () => Stats().Loads, "{user}", "Users loaded from the store on a miss (concurrent misses share one load).");
         m.CreateObservableCounter("readstates.cache.evictions", () => Stats().Evictions, "{user}", "Users evicted from the cache.");
         m.CreateObservableCounter("readstates.mentions.overflows", () => Stats().MentionOverflows, "{mention}", "Mentions counted past Engine:MentionIdCap, whose retry or removal is not deduplicated.");
-        m.CreateObservableGauge("readstates.writebehind.queued_users", () => Stats().QueuedDirtyUsers, "{user}", "Resident users queued for the next flush.");
-        m.CreateObservableGauge("readstates.writebehind.backlog_states", () => Stats().BacklogStates, "{state}", "States of evicted users waiting for the store.");
+        m.CreateObservableGauge("readstates.writebehind.queued_users", () => Stats().QueuedDirtyUsers, "{user}", "Distinct resident users waiting in the write-behind queue.");
+        m.CreateObservableGauge("readstates.writebehind.dirty_users", () => Stats().DirtyUsers, "{user}", "Distinct users (resident or evicted) with changes the store does not have yet.");
+        m.CreateObservableGauge("readstates.writebehind.isolated_users", () => Stats().IsolatedUsers, "{user}", "Users whose store write keeps failing alone; written on their own with backoff.");
+        m.CreateObservableGauge("readstates.writebehind.backlog_states", () => Stats().BacklogStates, "{state}", "States held in memory for evicted dirty users (all of each such user's states), against Engine:MaxBacklogStates.");
         m.CreateObservableGauge("readstates.writebehind.unwritten_age", () => Stats().UnwrittenAge.TotalSeconds, "s",
             "Upper bound on how long the oldest change not yet in the store has waited: time since the start of the last flush pass that wrote everything it found.");
-        m.CreateObservableCounter("readstates.store.flushed_users", () => Stats().FlushedUsers, "{user}", "Users written to the store.");
+        m.CreateObservableCounter("readstates.store.flushed_users", () => Stats().FlushedUsers, "{user}", "User writes that reached the store (one per user per successful write; retries are not counted).");
+        m.CreateObservableCounter("readstates.changelog.groups", () => Stats().ChangeLog?.Groups ?? 0, "{group}", "Group commits of the durable change log.");
+        m.CreateObservableCounter("readstates.changelog.waits", () => Stats().ChangeLog?.Calls ?? 0, "{call}", "Calls that waited for a group commit.");
+        m.CreateObservableCounter("readstates.changelog.syncs", () => Stats().ChangeLog?.Syncs ?? 0, "{sync}", "fdatasync calls of the change log.");
+        m.CreateObservableCounter("readstates.changelog.sync_time", () => Stats().ChangeLog?.SyncSeconds ?? 0, "s", "Time spent in fdatasync of the change log.");
+        m.CreateObservableGauge("readstates.changelog.size", () => Stats().ChangeLog?.LiveBytes ?? 0, "By", "Bytes in the change log's segments not yet deleted.");
         m.CreateObservableCounter("readstates.store.write_failures", () => Stats().StoreWriteFailures, "{failure}", "Failed store writes (each is retried).");
         m.CreateObservableGauge("readstates.watch.watched_users", () => Stats().WatchedUsers, "{user}", "Users with at least one Watch subscription.");
         m.CreateObservableGauge("readstates.store.healthy", () => Stats().StoreHealthy ? 1 : 0, null, "1 while the last store write succeeded and none has been in flight longer than Engine:StoreStallTimeout.");

@@ -1,5 +1,14 @@
 namespace ReadStates.Core;
 
+/// <summary>When a change is acknowledged. See docs/engine.md, "Durability".</summary>
+public enum DurabilityMode
+{
+    /// <summary>Once it is in memory; a crash (kill -9, power loss) may lose up to one flush interval of changes.</summary>
+    Deferred,
+    /// <summary>Once it is in the local change log and fsynced (group commit); a crash loses nothing acknowledged.</summary>
+    Durable,
+}
+
 /// <summary>Engine settings, frozen at start. Bound from the <c>Engine</c> configuration section.</summary>
 public sealed class EngineOptions
 {
@@ -36,7 +45,10 @@ public sealed class EngineOptions
     /// </summary>
     public TimeSpan StoreStallTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long shutdown keeps retrying the final flush while the store fails.</summary>
+    /// <summary>
+    /// How long the final flush at shutdown keeps retrying while the store fails: it gives up once no write
+    /// has succeeded for this long. A store that accepts writes is flushed to the end, however long that takes.
+    /// </summary>
     public TimeSpan ShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
@@ -51,6 +63,27 @@ public sealed class EngineOptions
     /// compacted early (down to three quarters of this), raising the sync floor; deletes never fail for it.
     /// </summary>
     public int MaxTombstonesPerUser { get; set; } = 10_000;
+
+    /// <summary>When a change is acknowledged: in memory (deferred), or once in the fsynced local change log (durable).</summary>
+    public DurabilityMode Durability { get; set; } = DurabilityMode.Deferred;
+
+    /// <summary>Durable mode: how long the log writer holds a group open for more callers before its fsync. Zero: a group is whatever arrived during the previous fsync.</summary>
+    public TimeSpan GroupCommitWindow { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Directory of the local change log (used by the host, which opens it; Core does no I/O). Empty: a
+    /// <c>changelog</c> directory inside <c>Storage:RocksDb:Path</c>, the service's local data directory, whatever the store.
+    /// </summary>
+    public string LogPath { get; set; } = "";
+
+    /// <summary>
+    /// Durable mode: while the store fails, the log keeps every change; past this size the unwritten changes
+    /// are rewritten into a fresh segment and the older ones deleted, so the log stays about the size of
+    /// what is unwritten rather than of every change since the outage began.
+    /// </summary>
+    public long LogCompactBytes { get; set; } = 256L << 20;
+
+    public static readonly TimeSpan MaxGroupCommitWindow = TimeSpan.FromMilliseconds(100);
 
     public const int MaxMentionIdCap = 10_000;
     public static readonly TimeSpan MinFlushInterval = TimeSpan.FromMilliseconds(10);
@@ -98,6 +131,12 @@ public sealed class EngineOptions
             errors.Add($"MaxStatesPerUser + MaxTombstonesPerUser must be at most {MaxCellsPerUser}; got {MaxStatesPerUser} + {MaxTombstonesPerUser}.");
         if (ShutdownFlushTimeout < TimeSpan.Zero || ShutdownFlushTimeout > MaxShutdownFlushTimeout)
             errors.Add($"ShutdownFlushTimeout must be between 0 and 1 hour; got {ShutdownFlushTimeout}.");
+        if (!Enum.IsDefined(Durability))
+            errors.Add($"Durability must be 'deferred' or 'durable'; got '{Durability}'.");
+        if (LogCompactBytes < 1 << 20)
+            errors.Add($"LogCompactBytes must be at least 1048576 (1 MiB); got {LogCompactBytes}.");
+        if (GroupCommitWindow < TimeSpan.Zero || GroupCommitWindow > MaxGroupCommitWindow)
+            errors.Add($"GroupCommitWindow must be between 0 and {MaxGroupCommitWindow}; got {GroupCommitWindow}.");
         return errors;
     }
 }

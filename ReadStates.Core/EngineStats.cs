@@ -8,6 +8,12 @@ public struct EngineStats
     public long ResidentStates;
     public int EvictedDirtyUsers;
     public int QueuedDirtyUsers;
+    /// <summary>Distinct users, resident or evicted, with changes the store does not have yet.</summary>
+    public int DirtyUsers;
+    /// <summary>Users whose store write kept failing while others' succeeded: written on their own, with backoff.</summary>
+    public int IsolatedUsers;
+    /// <summary>Group-commit counters (durable mode only).</summary>
+    public Durability.ChangeLogStats? ChangeLog;
     public long BacklogStates;
     public long ReservedStateSlots;
     public long RentedStateSlots;
@@ -18,6 +24,7 @@ public struct EngineStats
     public bool StoreWriteStalled;
     /// <summary>How long the store write in flight has been running (zero when none is).</summary>
     public TimeSpan StoreWriteInFlight;
+    /// <summary>User writes that reached the store (a user written in three passes counts three times; retries count once).</summary>
     public long FlushedUsers;
     public long StoreWriteFailures;
     public long Loads;

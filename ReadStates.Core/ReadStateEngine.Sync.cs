@@ -22,7 +22,7 @@ public sealed partial class ReadStateEngine
     {
         CheckId(userId, nameof(userId));
         ArgumentNullException.ThrowIfNull(into);
-        return Untyped(Run<ReadChangesOp, bool>(userId, new ReadChangesOp(since, channelIds, into), cancellationToken));
+        return RunUntyped(userId, new ReadChangesOp(since, channelIds, into), cancellationToken);
     }
 
     /// <summary>
@@ -103,6 +103,7 @@ public sealed partial class ReadStateEngine
 
     private readonly struct ReadChangesOp(ulong? since, ReadOnlyMemory<ulong> channelIds, UserSnapshot into) : IUserOperation<bool>
     {
+        public bool Writes => false;
         public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryReadChanges(userId, since, channelIds.Span, into);
     }
 }

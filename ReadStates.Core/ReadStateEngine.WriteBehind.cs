@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using ReadStates.Core.Storage;
 
 namespace ReadStates.Core;
@@ -6,7 +7,9 @@ namespace ReadStates.Core;
 /// <summary>
 /// Write-behind: every half flush interval, dirty users are collected shard by shard into one reused
 /// batch, written to the store, and marked persisted. A failing store is retried with capped
-/// exponential backoff; nothing is dropped. Disposal flushes everything before returning.
+/// exponential backoff; nothing is dropped; a user whose write keeps failing alone is isolated
+/// (ReadStateEngine.Isolation.cs). In durable mode each pass starts a new log segment and, once it has
+/// written everything, deletes the older ones. Disposal flushes everything before returning.
 /// </summary>
 public sealed partial class ReadStateEngine
 {
@@ -33,16 +36,6 @@ public sealed partial class ReadStateEngine
 
     /// <summary>The write-behind loop runs: started and neither stopped nor ended.</summary>
     public bool IsRunning => _loop is { IsCompleted: false } && _disposed == 0;
-
-    /// <summary>Starts the write-behind loop.</summary>
-    public void Start()
-    {
-        if (_loop is not null) throw new InvalidOperationException("The engine is already started.");
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        EngineLog.Started(_shared.Logger, _shards.Length, Options.CapacityStates, Options.FlushInterval);
-        Interlocked.Exchange(ref _lastCompletedPass, _time.GetTimestamp());
-        _loop = Task.Run(LoopAsync);
-    }
 
     private void WakeFlusher()
     {
@@ -79,14 +72,18 @@ public sealed partial class ReadStateEngine
     public async Task FlushAsync(CancellationToken cancellationToken = default) =>
         await FlushOnceAsync(cancellationToken).ConfigureAwait(false);
 
-    private async Task<long> FlushOnceAsync(CancellationToken ct)
+    /// <summary>One pass over every shard. Returns the users written (each once per pass).</summary>
+    private async Task<long> FlushOnceAsync(CancellationToken ct, FailureBudget? budget = null)
     {
         await _flushGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            long segment = await RollLogAsync(ct).ConfigureAwait(false);
+            RequeueDueIsolated(all: budget is not null);
             long cycle = ++_cycle;
             long passStart = _time.GetTimestamp();
             long users = 0;
+            bool isolatedLeft = false;
             int maxUsers = Options.FlushBatchUsers;
             int shardIndex = 0;
             while (true)
@@ -100,14 +97,11 @@ public sealed partial class ReadStateEngine
                     if (added > 0) _runs.Add(new ShardRun(shardIndex, start, added));
                     if (_batch.UserCount < maxUsers) shardIndex++;
                 }
-                if (_batch.UserCount == 0)
-                {
-                    Interlocked.Exchange(ref _lastCompletedPass, passStart);
-                    return users;
-                }
+                if (_batch.UserCount == 0) break;
+                HashSet<ulong>? unwritten;
                 try
                 {
-                    await WriteWithRetryAsync(_batch, ct).ConfigureAwait(false);
+                    unwritten = await WriteBatchAsync(_batch, ct, budget).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -115,11 +109,15 @@ public sealed partial class ReadStateEngine
                     foreach (var run in _runs) _shards[run.Shard].Requeue(_batch.Users.Slice(run.Start, run.Count));
                     throw;
                 }
-                // Each shard's users are contiguous in the batch: one lock acquisition per shard, no re-hashing.
-                foreach (var run in _runs) _shards[run.Shard].MarkPersisted(_batch.Users.Slice(run.Start, run.Count));
+                MarkPersisted(unwritten);
                 _metrics?.RecordBatch(_batch.UserCount, _batch.StateCount);
-                users += _batch.UserCount;
+                users += _batch.UserCount - (unwritten?.Count ?? 0);
+                isolatedLeft |= unwritten is { Count: > 0 };
             }
+            // Isolated users' changes are older than this pass: it did not write "everything it found".
+            if (!isolatedLeft && _isolated.Count == 0) Interlocked.Exchange(ref _lastCompletedPass, passStart);
+            if (segment > 0) await TruncateLogAsync(segment, ct).ConfigureAwait(false);
+            return users;
         }
         finally
         {
@@ -127,40 +125,151 @@ public sealed partial class ReadStateEngine
         }
     }
 
-    private async Task WriteWithRetryAsync(StateBatch batch, CancellationToken ct)
+    /// <summary>Each shard's users are contiguous in the batch: one lock acquisition per shard, no re-hashing. Unwritten users stay dirty.</summary>
+    private void MarkPersisted(HashSet<ulong>? unwritten)
+    {
+        foreach (var run in _runs)
+        {
+            var users = _batch.Users.Slice(run.Start, run.Count);
+            if (unwritten is null)
+            {
+                _shards[run.Shard].MarkPersisted(users);
+                continue;
+            }
+            var written = new List<UserEntry>(users.Length);
+            foreach (ref readonly var u in users)
+                if (!unwritten.Contains(u.UserId)) written.Add(u);
+            _shards[run.Shard].MarkPersisted(CollectionsMarshal.AsSpan(written));
+        }
+    }
+
+    /// <summary>Writes a batch, retrying while the store fails. Returns the users it isolated instead of writing (null: all written).</summary>
+    private async Task<HashSet<ulong>?> WriteWithRetryAsync(StateBatch batch, CancellationToken ct, FailureBudget? budget)
     {
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                Volatile.Write(ref _writeStartedAt, Math.Max(1, _time.GetTimestamp()));
-                try
-                {
-                    await _shared.Store.WriteAsync(batch, ct).ConfigureAwait(false);
-                }
-                finally
-                {
-                    Volatile.Write(ref _writeStartedAt, 0);
-                }
+                await WriteOnceAsync(batch, ct, budget).ConfigureAwait(false);
                 if (attempt > 1) EngineLog.WriteRecovered(_shared.Logger, attempt);
-                _shared.StoreHealthy = true;
-                Interlocked.Add(ref _flushedUsers, batch.UserCount);
-                return;
+                return null;
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
-                Interlocked.Increment(ref _writeFailures);
-                _shared.StoreHealthy = false;
-                double ms = Math.Min(Options.MaxRetryDelay.TotalMilliseconds, 25 * Math.Pow(2, Math.Min(attempt, 20)));
-                var delay = TimeSpan.FromMilliseconds(ms * (0.5 + Random.Shared.NextDouble() / 2));
+                Failed(budget);
+                await CompactLogIfLargeAsync(ct).ConfigureAwait(false);
+                if (ShouldIsolate(attempt, batch.UserCount))
+                {
+                    var isolated = await IsolateAsync(batch, ex, ct, budget).ConfigureAwait(false);
+                    if (isolated is not null) return isolated;
+                }
+                var delay = RetryDelay(attempt);
                 EngineLog.WriteFailed(_shared.Logger, batch.UserCount, attempt, (long)delay.TotalMilliseconds, ex);
                 await Task.Delay(delay, _time, ct).ConfigureAwait(false);
             }
         }
     }
 
-    /// <summary>A shard's users in the flush batch: <see cref="Count"/> users from <see cref="Start"/>.</summary>
-    private readonly record struct ShardRun(int Shard, int Start, int Count);
+    private async Task WriteOnceAsync(StateBatch batch, CancellationToken ct, FailureBudget? budget)
+    {
+        Volatile.Write(ref _writeStartedAt, Math.Max(1, _time.GetTimestamp()));
+        try
+        {
+            await _shared.Store.WriteAsync(batch, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _writeStartedAt, 0);
+        }
+        _shared.StoreHealthy = true;
+        Interlocked.Add(ref _flushedUsers, batch.UserCount);
+        budget?.Succeeded();
+    }
+
+    private void Failed(FailureBudget? budget)
+    {
+        Interlocked.Increment(ref _writeFailures);
+        _shared.StoreHealthy = false;
+        budget?.Failed();
+    }
+
+    private TimeSpan RetryDelay(int attempt)
+    {
+        double ms = Math.Min(Options.MaxRetryDelay.TotalMilliseconds, 25 * Math.Pow(2, Math.Min(attempt, 20)));
+        return TimeSpan.FromMilliseconds(ms * (0.5 + Random.Shared.NextDouble() / 2));
+    }
+
+    // ---- the log's side of a pass -----------------------------------------------------------------
+
+    /// <summary>Durable mode: a new segment for this pass; 0 when there is no log, or it is failing (then nothing is truncated).</summary>
+    private async Task<long> RollLogAsync(CancellationToken ct)
+    {
+        if (_changeLog is null || _loop is null || !_changeLog.Healthy) return 0;
+        try
+        {
+            return await _changeLog.RollAsync(ct).ConfigureAwait(false);
+        }
+        catch (BackpressureException)
+        {
+            return 0; // the log failed: flushing goes on, truncation waits for its recovery
+        }
+    }
+
+    /// <summary>
+    /// After a pass that wrote every user dirty at its start: segments older than the pass's cover only
+    /// changes the store now has, except those of isolated users, which are first written to the log again.
+    /// </summary>
+    private async Task TruncateLogAsync(long segment, CancellationToken ct)
+    {
+        if (_isolated.Count > 0)
+        {
+            var only = new HashSet<ulong>(_isolated.Keys);
+            long ticket = 0;
+            foreach (var shard in _shards)
+            {
+                shard.RelogDirty(null, only);
+                ticket = Math.Max(ticket, Durability.ChangeLog.TakeTicket());
+            }
+            try
+            {
+                await _changeLog!.WaitAsync(ticket).WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (BackpressureException)
+            {
+                return;
+            }
+        }
+        _changeLog!.DeleteBefore(segment);
+    }
+
+    /// <summary>
+    /// Durable mode, store failing: segments pile up with every change. Past <see cref="EngineOptions.LogCompactBytes"/>,
+    /// roll, write every unwritten change (the batch under retry included: it is still dirty) into the new
+    /// segment, and once that is synced delete the older ones. Runs under the flush gate, like truncation.
+    /// </summary>
+    private async Task CompactLogIfLargeAsync(CancellationToken ct)
+    {
+        if (_changeLog is null || _loop is null || !_changeLog.Healthy || _changeLog.LiveBytes < Options.LogCompactBytes) return;
+        try
+        {
+            long segment = await _changeLog.RollAsync(ct).ConfigureAwait(false);
+            long ticket = 0;
+            int users = 0;
+            foreach (var shard in _shards)
+            {
+                users += shard.RelogDirty(null).Users;
+                ticket = Math.Max(ticket, Durability.ChangeLog.TakeTicket());
+            }
+            await _changeLog.WaitAsync(ticket).WaitAsync(ct).ConfigureAwait(false);
+            long before = _changeLog.LiveBytes;
+            _changeLog.DeleteBefore(segment);
+            EngineLog.LogCompacted(_shared.Logger, users, before, _changeLog.LiveBytes);
+        }
+        catch (BackpressureException)
+        {
+            // The log failed meanwhile: it recovers on its own, with a rewrite of its own.
+        }
+    }
 
     /// <summary>How long the store write in flight has been running; zero when none is.</summary>
     private TimeSpan WriteInFlightFor
@@ -172,24 +281,50 @@ public sealed partial class ReadStateEngine
         }
     }
 
-    /// <summary>Stops write-behind and flushes everything still dirty (retrying up to <see cref="EngineOptions.ShutdownFlushTimeout"/>).</summary>
+    /// <summary>A shard's users in the flush batch: <see cref="Count"/> users from <see cref="Start"/>.</summary>
+    private readonly record struct ShardRun(int Shard, int Start, int Count);
+
+    // ---- shutdown -----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Stops write-behind and flushes everything still dirty. The flush runs to the end while the store
+    /// accepts writes; it gives up only once no write has succeeded for <see cref="EngineOptions.ShutdownFlushTimeout"/>.
+    /// What is left then stays in (durable) or goes to (deferred) the change log, or is reported lost.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null) await _loop.ConfigureAwait(false);
-        using var timeout = new CancellationTokenSource(Options.ShutdownFlushTimeout, _time);
         var watch = Stopwatch.StartNew();
-        try
+        string? why = null;
+        using (var budget = new FailureBudget(Options.ShutdownFlushTimeout, _time))
         {
-            long users = await FlushOnceAsync(timeout.Token).ConfigureAwait(false);
-            EngineLog.FinalFlush(_shared.Logger, users, watch.ElapsedMilliseconds);
+            try
+            {
+                long users = 0;
+                while (true)
+                {
+                    users += await FlushOnceAsync(budget.Token, budget).ConfigureAwait(false);
+                    if (_isolated.Count == 0 || CountDirty().Users == 0) break;
+                    await Task.Delay(RetryDelay(2), _time, budget.Token).ConfigureAwait(false);
+                }
+                EngineLog.FinalFlush(_shared.Logger, users, watch.ElapsedMilliseconds);
+            }
+            catch (Exception ex)
+            {
+                why = budget.Token.IsCancellationRequested
+                    ? $"no store write succeeded for {Options.ShutdownFlushTimeout}"
+                    : $"the final flush failed: {ex.Message}";
+            }
         }
-        catch (OperationCanceledException ex)
-        {
-            var stats = GetStats();
-            EngineLog.FinalFlushGaveUp(_shared.Logger, Options.ShutdownFlushTimeout, stats.QueuedDirtyUsers + stats.EvictedDirtyUsers, ex);
-        }
+        _changeLog?.Stop();
+        var (dirtyUsers, dirtyStates) = CountDirty();
+        if (why is not null) EngineLog.FinalFlushGaveUp(_shared.Logger, Options.ShutdownFlushTimeout, dirtyUsers, dirtyStates);
+        if (dirtyUsers > 0) KeepOrReportUnwritten(dirtyUsers, dirtyStates, why ?? "changed during the final flush");
+        else _changeLog?.DeleteBefore(long.MaxValue); // the store has everything: nothing to replay
+        _changeLog?.Dispose();
+        _logDevice?.Dispose();
         _stop.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ReadStates.Core.Cache;
+using ReadStates.Core.Durability;
 using ReadStates.Core.Storage;
 
 namespace ReadStates.Core;
@@ -22,7 +23,12 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private readonly EngineCounters _counters;
     private EngineMetrics? _metrics;
 
-    public ReadStateEngine(EngineOptions options, IReadStateStore store, ILogger<ReadStateEngine>? logger = null, TimeProvider? timeProvider = null)
+    /// <param name="logDevice">
+    /// Where the change log lives (owned by the engine from now on): required for <see cref="DurabilityMode.Durable"/>;
+    /// in deferred mode it keeps what a failing store could not take at shutdown. Either way it is replayed by <see cref="StartAsync"/>.
+    /// </param>
+    public ReadStateEngine(EngineOptions options, IReadStateStore store, ILogger<ReadStateEngine>? logger = null, TimeProvider? timeProvider = null,
+        ILogDevice? logDevice = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
@@ -38,6 +44,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         _shardShift = 64 - System.Numerics.BitOperations.Log2((uint)shards);
         _shards = new Shard[shards];
         for (int i = 0; i < shards; i++) _shards[i] = new Shard(_shared, options.CapacityStates / shards);
+        (_logDevice, _changeLog) = InitDurability(logDevice);
     }
 
     public EngineOptions Options { get; }
@@ -71,8 +78,14 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
 
     private void ThrowIfBacklogFull()
     {
-        if (_shared.Backlog <= Options.MaxBacklogStates) return;
-        ThrowBacklogFull();
+        if (_shared.Backlog <= Options.MaxBacklogStates && !_refusing) return;
+        ThrowRefused();
+    }
+
+    private void ThrowRefused()
+    {
+        ThrowIfLogRefuses();
+        if (_shared.Backlog > Options.MaxBacklogStates) ThrowBacklogFull();
     }
 
     private void ThrowBacklogFull() => throw (_shared.StoreHealthy
@@ -93,13 +106,28 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         if (op.TryRun(shard, userId, out var result))
         {
             _counters.Hit(index);
-            return new(result);
+            return _changeLog is null || !op.Writes ? new(result) : _changeLog.WhenDurable(ChangeLog.TakeTicket(), result);
         }
         _counters.Miss(index);
         return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
     }
 
-    private static async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
+    /// <summary>As <see cref="Run"/>, for calls that return no value: no task is allocated while a durable call waits for its fsync.</summary>
+    private ValueTask RunUntyped<TOp>(ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<bool>
+    {
+        int index = ShardIndex(userId);
+        var shard = _shards[index];
+        if (op.TryRun(shard, userId, out _))
+        {
+            _counters.Hit(index);
+            return _changeLog is null || !op.Writes ? default : _changeLog.WhenDurable(ChangeLog.TakeTicket());
+        }
+        _counters.Miss(index);
+        return new ValueTask(RunAfterLoadAsync<TOp, bool>(shard, userId, op, ct).AsTask());
+    }
+
+    private async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
         // The span exists only on a miss; the store call it waits for becomes its child.
@@ -110,7 +138,11 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             for (int attempt = 0; attempt < MaxLoadAttempts; attempt++)
             {
                 await shard.LoadAsync(userId, ct).ConfigureAwait(false);
-                if (op.TryRun(shard, userId, out var result)) return result;
+                if (op.TryRun(shard, userId, out var result))
+                {
+                    if (_changeLog is not null && op.Writes) await _changeLog.WaitAsync(ChangeLog.TakeTicket()).ConfigureAwait(false);
+                    return result;
+                }
             }
         }
         catch (Exception ex)
@@ -137,8 +169,6 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         return false;
     }
 
-    private static ValueTask Untyped<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? default : new ValueTask(task.AsTask());
-
     // ---- writes ----------------------------------------------------------------------------------
 
     public ValueTask<AckResult> AckAsync(ulong userId, in AckCommand command, CancellationToken cancellationToken = default)
@@ -155,7 +185,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         CheckId(userId, nameof(userId));
         foreach (ref readonly var c in commands.Span) CheckId(c.ChannelId, "channelId");
         ThrowIfBacklogFull();
-        return Untyped(Run<BulkAckOp, bool>(userId, new BulkAckOp(commands, results), cancellationToken));
+        return RunUntyped(userId, new BulkAckOp(commands, results), cancellationToken);
     }
 
     public ValueTask<int> AckParentAsync(ulong userId, ulong parentId, ulong messageId, CancellationToken cancellationToken = default) =>
@@ -177,14 +207,19 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         ThrowIfBacklogFull();
         var op = new AddMentionOp(channelId, messageId, attributes);
         int counted = 0;
+        long ticket = 0;
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (TryRunCounted<AddMentionOp, MentionOutcome>(op, userId, out var outcome)) Tally(userId, outcome, ref counted, skippedAtLimit);
+            if (TryRunCounted<AddMentionOp, MentionOutcome>(op, userId, out var outcome))
+            {
+                Tally(userId, outcome, ref counted, skippedAtLimit);
+                if (_changeLog is not null) ticket = Math.Max(ticket, ChangeLog.TakeTicket());
+            }
             else (misses ??= []).Add(userId);
         }
-        if (misses is null) return new(counted);
-        return AddMentionsAfterLoadAsync(op, misses, skippedAtLimit, counted, cancellationToken);
+        if (misses is null) return _changeLog is null ? new(counted) : _changeLog.WhenDurable(ticket, counted);
+        return AddMentionsAfterLoadAsync(op, misses, skippedAtLimit, counted, ticket, cancellationToken);
     }
 
     private static void Tally(ulong userId, MentionOutcome outcome, ref int counted, ICollection<ulong>? skippedAtLimit)
@@ -193,8 +228,10 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         else if (outcome == MentionOutcome.AtLimit) skippedAtLimit?.Add(userId);
     }
 
-    private async ValueTask<int> AddMentionsAfterLoadAsync(AddMentionOp op, List<ulong> misses, ICollection<ulong>? skippedAtLimit, int counted, CancellationToken ct)
+    private async ValueTask<int> AddMentionsAfterLoadAsync(AddMentionOp op, List<ulong> misses, ICollection<ulong>? skippedAtLimit, int counted, long ticket, CancellationToken ct)
     {
+        // The users already done must be durable too: the loaded ones wait for their own groups in RunLoaded.
+        if (_changeLog is not null) await _changeLog.WaitAsync(ticket).ConfigureAwait(false);
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
             Tally(userId, await RunLoaded<AddMentionOp, MentionOutcome>(userId, op, ct).ConfigureAwait(false), ref counted, skippedAtLimit);
@@ -208,18 +245,24 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         ThrowIfBacklogFull();
         var op = new RemoveMentionOp(channelId, messageId);
         int removed = 0;
+        long ticket = 0;
         List<ulong>? misses = null;
         foreach (ulong userId in userIds.Span)
         {
-            if (TryRunCounted<RemoveMentionOp, bool>(op, userId, out bool done)) removed += done ? 1 : 0;
+            if (TryRunCounted<RemoveMentionOp, bool>(op, userId, out bool done))
+            {
+                removed += done ? 1 : 0;
+                if (_changeLog is not null) ticket = Math.Max(ticket, ChangeLog.TakeTicket());
+            }
             else (misses ??= []).Add(userId);
         }
-        if (misses is null) return new(removed);
-        return RemoveMentionsAfterLoadAsync(op, misses, removed, cancellationToken);
+        if (misses is null) return _changeLog is null ? new(removed) : _changeLog.WhenDurable(ticket, removed);
+        return RemoveMentionsAfterLoadAsync(op, misses, removed, ticket, cancellationToken);
     }
 
-    private async ValueTask<int> RemoveMentionsAfterLoadAsync(RemoveMentionOp op, List<ulong> misses, int removed, CancellationToken ct)
+    private async ValueTask<int> RemoveMentionsAfterLoadAsync(RemoveMentionOp op, List<ulong> misses, int removed, long ticket, CancellationToken ct)
     {
+        if (_changeLog is not null) await _changeLog.WaitAsync(ticket).ConfigureAwait(false);
         await LoadAllAsync(misses, ct).ConfigureAwait(false);
         foreach (ulong userId in misses)
             removed += await RunLoaded<RemoveMentionOp, bool>(userId, op, ct).ConfigureAwait(false) ? 1 : 0;
@@ -231,7 +274,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         where TOp : struct, IUserOperation<TResult>
     {
         var shard = ShardFor(userId);
-        if (op.TryRun(shard, userId, out var result)) return new(result);
+        if (op.TryRun(shard, userId, out var result))
+            return _changeLog is null || !op.Writes ? new(result) : _changeLog.WhenDurable(ChangeLog.TakeTicket(), result);
         return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
     }
 
@@ -285,7 +329,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         CheckId(userId, nameof(userId));
         ArgumentNullException.ThrowIfNull(into);
-        return Untyped(Run<ReadOp, bool>(userId, new ReadOp(channelIds, into), cancellationToken));
+        return RunUntyped(userId, new ReadOp(channelIds, into), cancellationToken);
     }
 
     // ---- the operations, as structs so the resident path is a direct, allocation-free call --------
@@ -294,46 +338,57 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     {
         /// <summary>Applies the operation if the user is resident; false means "load it, then try again".</summary>
         bool TryRun(Shard shard, ulong userId, out TResult result);
+
+        /// <summary>True for calls that may change states: in durable mode they are answered once on disk. A constant per struct.</summary>
+        bool Writes { get; }
     }
 
     private readonly struct AckOp(AckCommand command) : IUserOperation<AckResult>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAck(userId, command, out result);
     }
 
     private readonly struct BulkAckOp(ReadOnlyMemory<AckCommand> commands, Memory<AckResult> results) : IUserOperation<bool>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryBulkAck(userId, commands.Span, results.Span);
     }
 
     private readonly struct AckParentOp(ulong parentId, ulong messageId, ulong? expectedUserVersion) : IUserOperation<int>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out int result) => shard.TryAckParent(userId, parentId, messageId, expectedUserVersion, out result);
     }
 
     private readonly struct AckPinsOp(ulong channelId, long timestamp, StateAttributes attributes, ulong? expectedVersion) : IUserOperation<AckResult>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out AckResult result) => shard.TryAckPins(userId, channelId, timestamp, attributes, expectedVersion, out result);
     }
 
     private readonly struct AddMentionOp(ulong channelId, ulong messageId, StateAttributes attributes) : IUserOperation<MentionOutcome>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out MentionOutcome result) => shard.TryAddMention(userId, channelId, messageId, attributes, out result);
     }
 
     private readonly struct RemoveMentionOp(ulong channelId, ulong messageId) : IUserOperation<bool>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out bool result) => shard.TryRemoveMention(userId, channelId, messageId, out result);
     }
 
     private readonly struct DeleteOp(ReadOnlyMemory<ulong> channelIds, bool all, ReadOnlyMemory<ulong> expectedVersions, ulong? expectedUserVersion) : IUserOperation<int>
     {
+        public bool Writes => true;
         public bool TryRun(Shard shard, ulong userId, out int result) =>
             shard.TryDelete(userId, channelIds.Span, all, expectedVersions.Span, expectedUserVersion, out result);
     }
 
     private readonly struct ReadOp(ReadOnlyMemory<ulong> channelIds, UserSnapshot into) : IUserOperation<bool>
     {
+        public bool Writes => false;
         public bool TryRun(Shard shard, ulong userId, out bool result) => result = shard.TryRead(userId, channelIds.Span, into);
     }
 
@@ -347,6 +402,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.ResidentStates += s.ResidentUnits;
             total.EvictedDirtyUsers += s.EvictedDirtyUsers;
             total.QueuedDirtyUsers += s.QueuedDirtyUsers;
+            total.DirtyUsers += s.DirtyUsers;
             total.ReservedStateSlots += s.ReservedStates;
             total.RentedStateSlots += s.RentedStates;
             total.ReservedMentionWords += s.ReservedMentionWords;
@@ -367,6 +423,8 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         total.StoreHealthy = _shared.StoreHealthy && !total.StoreWriteStalled;
         total.FlushedUsers = Interlocked.Read(ref _flushedUsers);
         total.StoreWriteFailures = Interlocked.Read(ref _writeFailures);
+        total.IsolatedUsers = _isolatedCount;
+        if (_changeLog is not null) total.ChangeLog = _changeLog.GetStats();
         return total;
     }
 }

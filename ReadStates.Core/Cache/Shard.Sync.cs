@@ -59,8 +59,10 @@ internal sealed partial class Shard
                     ref var u = ref _slots[slot];
                     if (u.UserId == 0 || u.Retained == 0) continue;
                     long before = u.Units;
+                    bool wasDirty = u.IsDirty;
                     if (!TombstoneCompaction.ExpireOld(_arena, ref u, nowMs, retentionMs)) continue;
                     _units += u.Units - before;
+                    if (!wasDirty && u.IsDirty) _dirtyResident++;
                     MarkDirty(slot);
                     compacted++;
                 }

@@ -34,6 +34,8 @@ internal sealed partial class Shard
     private int _freeSlot = -1;
     private long _units;
     private int _queuedResident;
+    /// <summary>Resident users with changes the store does not have (evicted ones are counted by <see cref="_evicted"/>).</summary>
+    private int _dirtyResident;
     private long _loads;
     private long _evictions;
 
@@ -56,9 +58,9 @@ internal sealed partial class Shard
         {
             int slot = Resolve(userId);
             if (slot < 0) { result = default; return false; }
-            var (stamp, units) = Begin(slot);
+            var (stamp, units, wasDirty) = Begin(slot);
             result = StateRules.Ack(_arena, ref _slots[slot], cmd, MaxStates, ref stamp);
-            watchers = Finish(slot, units, stamp);
+            watchers = Finish(slot, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -71,9 +73,9 @@ internal sealed partial class Shard
         {
             int slot = Resolve(userId);
             if (slot < 0) return false;
-            var (stamp, units) = Begin(slot);
+            var (stamp, units, wasDirty) = Begin(slot);
             StateRules.BulkAck(_arena, ref _slots[slot], cmds, results, MaxStates, ref stamp);
-            watchers = Finish(slot, units, stamp);
+            watchers = Finish(slot, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -86,9 +88,9 @@ internal sealed partial class Shard
         {
             int slot = Resolve(userId);
             if (slot < 0) { acked = 0; return false; }
-            var (stamp, units) = Begin(slot);
+            var (stamp, units, wasDirty) = Begin(slot);
             acked = StateRules.AckParent(_arena, ref _slots[slot], parentId, messageId, expectedUserVersion, ref stamp);
-            watchers = Finish(slot, units, stamp);
+            watchers = Finish(slot, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -101,9 +103,9 @@ internal sealed partial class Shard
         {
             int slot = Resolve(userId);
             if (slot < 0) { result = default; return false; }
-            var (stamp, units) = Begin(slot);
+            var (stamp, units, wasDirty) = Begin(slot);
             result = StateRules.AckPins(_arena, ref _slots[slot], channelId, timestamp, attributes, expectedVersion, MaxStates, ref stamp);
-            watchers = Finish(slot, units, stamp);
+            watchers = Finish(slot, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -116,9 +118,9 @@ internal sealed partial class Shard
         {
             int slot = Resolve(userId);
             if (slot < 0) { outcome = default; return false; }
-            var (stamp, units) = Begin(slot);
+            var (stamp, units, wasDirty) = Begin(slot);
             outcome = StateRules.AddMention(_arena, ref _slots[slot], channelId, messageId, attributes, MaxStates, ref stamp);
-            watchers = Finish(slot, units, stamp);
+            watchers = Finish(slot, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -131,9 +133,9 @@ internal sealed partial class Shard
         {
             int slot = Resolve(userId);
             if (slot < 0) { removed = false; return false; }
-            var (stamp, units) = Begin(slot);
+            var (stamp, units, wasDirty) = Begin(slot);
             removed = StateRules.RemoveMention(_arena, ref _slots[slot], channelId, messageId, ref stamp);
-            watchers = Finish(slot, units, stamp);
+            watchers = Finish(slot, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -146,10 +148,10 @@ internal sealed partial class Shard
         {
             int slot = Resolve(userId);
             if (slot < 0) { deleted = 0; return false; }
-            var (stamp, units) = Begin(slot);
+            var (stamp, units, wasDirty) = Begin(slot);
             deleted = StateRules.Delete(_arena, ref _slots[slot], channelIds, all, expectedVersions, expectedUserVersion,
                 _shared.NowMs(), _shared.Options.MaxTombstonesPerUser, ref stamp);
-            watchers = Finish(slot, units, stamp);
+            watchers = Finish(slot, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -167,17 +169,19 @@ internal sealed partial class Shard
         }
     }
 
-    private (Stamp Stamp, long Units) Begin(int slot) => (default, _slots[slot].Units);
+    private (Stamp Stamp, long Units, bool WasDirty) Begin(int slot) => (default, _slots[slot].Units, _slots[slot].IsDirty);
 
     /// <summary>
     /// After a call: account for grown or shrunk blocks, queue a changed user for write-behind, evict past
     /// capacity. Returns the user's watchers to notify once the lock is released (null: unchanged or unwatched).
     /// </summary>
-    private ChangeSubscription? Finish(int slot, long unitsBefore, in Stamp stamp)
+    private ChangeSubscription? Finish(int slot, long unitsBefore, bool wasDirty, in Stamp stamp)
     {
         AssertLocked();
         _units += _slots[slot].Units - unitsBefore;
+        if (_log is not null) LogCall(slot, stamp);
         if (!stamp.Changed) return null;
+        if (!wasDirty && _slots[slot].IsDirty) _dirtyResident++;
         // Read before eviction can reuse the slot; nobody watching costs one compare.
         var watchers = _watchers.Count == 0 ? null : _watchers.Of(_slots[slot].UserId);
         MarkDirty(slot);
@@ -261,6 +265,7 @@ internal sealed partial class Shard
         _index.Add(userId, slot);
         _lru.Add(slot);
         _units += u.Units;
+        if (u.IsDirty) _dirtyResident++; // an evicted dirty user back, or a load whose tombstones aged out
         return slot;
     }
 
@@ -281,6 +286,7 @@ internal sealed partial class Shard
         ref var u = ref _slots[slot];
         if (u.IsDirty)
         {
+            _dirtyResident--; // counted among the evicted from now on
             var copy = RentBatch();
             copy.BeginUser(u.UserId, u.Version);
             copy.RaiseSyncFloor(u.SyncFloor);
@@ -424,9 +430,10 @@ internal sealed partial class Shard
                 if (_index.TryGet(user.UserId, out int slot))
                 {
                     ref var u = ref _slots[slot];
+                    bool wasDirty = u.IsDirty;
                     if (user.Version > u.PersistedVersion) u.PersistedVersion = user.Version;
-                    if (user.SyncFloor <= u.PersistedFloor) continue;
-                    u.PersistedFloor = user.SyncFloor;
+                    if (user.SyncFloor > u.PersistedFloor) u.PersistedFloor = user.SyncFloor;
+                    if (wasDirty && !u.IsDirty) _dirtyResident--;
                     if (u.Purging > 0)
                     {
                         long before = u.Units;
@@ -459,7 +466,8 @@ internal sealed partial class Shard
     {
         lock (_lock)
         {
-            return new ShardStats(_index.Count, _units, _evicted.Count, _queuedResident,
+            Debug.Assert(_dirtyResident >= 0 && _dirtyResident <= _index.Count, "dirty count out of range");
+            return new ShardStats(_index.Count, _units, _evicted.Count, _queuedResident, _dirtyResident + _evicted.Count,
                 _arena.ReservedCells, _arena.RentedCells, _arena.Mentions.ReservedWords, _loads, _evictions,
                 _arena.Mentions.Overflowed, _lru.ProtectedCount);
         }
@@ -467,6 +475,6 @@ internal sealed partial class Shard
 }
 
 internal readonly record struct ShardStats(
-    int ResidentUsers, long ResidentUnits, int EvictedDirtyUsers, int QueuedDirtyUsers,
+    int ResidentUsers, long ResidentUnits, int EvictedDirtyUsers, int QueuedDirtyUsers, int DirtyUsers,
     long ReservedStates, long RentedStates, long ReservedMentionWords, long Loads, long Evictions,
     long MentionOverflows, int ProtectedUsers);

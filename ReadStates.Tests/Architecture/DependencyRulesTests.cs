@@ -2,6 +2,7 @@ using System.Reflection;
 using NetArchTest.Rules;
 using ReadStates.Core;
 using ReadStates.Cql;
+using ReadStates.Durability;
 using ReadStates.Storage.RocksDb;
 using ReadStates.Storage.Scylla;
 
@@ -17,6 +18,7 @@ public sealed class DependencyRulesTests
     private static readonly Assembly CqlAssembly = typeof(CqlSession).Assembly;
     private static readonly Assembly RocksDbAssembly = typeof(RocksDbStore).Assembly;
     private static readonly Assembly ScyllaAssembly = typeof(ScyllaStore).Assembly;
+    private static readonly Assembly DurabilityAssembly = typeof(FileLogDevice).Assembly;
     private static readonly Assembly ServiceAssembly = typeof(ReadStates.Hosting.ReadStatesHost).Assembly;
 
     // Namespaces of the web stack, the wire formats and the stores' drivers.
@@ -29,6 +31,14 @@ public sealed class DependencyRulesTests
         AssertNone(CoreAssembly, "Core",
             [.. WebAndWire, "RocksDbSharp", "ReadStates.Cql", "ReadStates.Storage", "ReadStates.Api", "ReadStates.Hosting",
              "System.IO", "System.Net"]);
+    }
+
+    [Fact]
+    public void ChangeLogFiles_UseCoreOnly()
+    {
+        // The file I/O behind Core's ILogDevice: no web stack, no store, no CQL.
+        AssertNone(DurabilityAssembly, "ReadStates.Durability",
+            [.. WebAndWire, "RocksDbSharp", "ReadStates.Cql", "ReadStates.Storage", "ReadStates.Api", "ReadStates.Hosting"]);
     }
 
     [Fact]
@@ -67,6 +77,7 @@ public sealed class DependencyRulesTests
     [InlineData("ReadStates.Cql", new[] { "Microsoft.Extensions.Logging.Abstractions", "K4os.Compression.LZ4" })]
     [InlineData("ReadStates.Storage.RocksDb", new[] { "ReadStates.Core", "RocksDbSharp", "Microsoft.Extensions.Logging.Abstractions" })]
     [InlineData("ReadStates.Storage.Scylla", new[] { "ReadStates.Core", "ReadStates.Cql", "Microsoft.Extensions.Logging.Abstractions" })]
+    [InlineData("ReadStates.Durability", new[] { "ReadStates.Core" })]
     public void Assemblies_ReferenceOnlyTheirAllowedLibraries(string assemblyName, string[] allowed)
     {
         var assembly = Assembly.Load(assemblyName);

@@ -29,13 +29,13 @@ internal sealed class EngineHostedService(
     private Task _earlyFlush = Task.CompletedTask;
     private int _stopped;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         GC.KeepAlive(metrics); // created with the engine, so its instruments exist from the start
-        engine.Start();
+        // Replays the change log into the store first: Kestrel starts only after this returns.
+        await engine.StartAsync(cancellationToken).ConfigureAwait(false);
         _stopping = lifetime.ApplicationStopping.Register(BeginFlushWhileDraining);
         HostLog.EngineStarted(logger, store.Name);
-        return Task.CompletedTask;
     }
 
     private void BeginFlushWhileDraining()

@@ -14,6 +14,7 @@ using ReadStates.Api;
 using ReadStates.Hosting.Auth;
 using ReadStates.Core;
 using ReadStates.Core.Storage;
+using ReadStates.Durability;
 using ReadStates.Storage.RocksDb;
 using ReadStates.Storage.Scylla;
 
@@ -206,10 +207,12 @@ public static class ReadStatesHost
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToWatchLimits());
         services.AddSingleton<UserSnapshotPool>();
         services.AddSingleton(CreateStore);
-        services.AddSingleton(sp => new ReadStateEngine(
-            sp.GetRequiredService<IOptions<EngineOptions>>().Value,
-            sp.GetRequiredService<IReadStateStore>(),
-            sp.GetRequiredService<ILogger<ReadStateEngine>>()));
+        services.AddSingleton(sp =>
+        {
+            var engine = sp.GetRequiredService<IOptions<EngineOptions>>().Value;
+            var store = sp.GetRequiredService<IReadStateStore>(); // first: a data directory in use is reported as such
+            return new ReadStateEngine(engine, store, sp.GetRequiredService<ILogger<ReadStateEngine>>(), logDevice: OpenChangeLog(sp, engine));
+        });
         services.AddSingleton(sp => new EngineMetrics(sp.GetRequiredService<ReadStateEngine>(), sp.GetRequiredService<IMeterFactory>()));
         // Registered before the web server's own hosted service: starts first, stops after Kestrel has drained.
         services.AddHostedService<EngineHostedService>();
@@ -256,8 +259,27 @@ public static class ReadStatesHost
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("ReadStates.Storage.Scylla");
             return ScyllaStore.CreateAsync(scylla, logger, timeout.Token).GetAwaiter().GetResult();
         }
-        return new RocksDbStore(storage.RocksDb, sp.GetRequiredService<ILogger<RocksDbStore>>());
+        var rocks = storage.RocksDb;
+        // Durable mode deletes log segments once the store has their changes: the store must have them
+        // on disk too, not only in the OS cache, or a power loss after the deletion would lose them.
+        if (sp.GetRequiredService<IOptions<EngineOptions>>().Value.Durability == DurabilityMode.Durable && !rocks.Sync)
+            rocks = new RocksDbStoreOptions { Path = rocks.Path, BlockCacheMb = rocks.BlockCacheMb, Sync = true };
+        return new RocksDbStore(rocks, sp.GetRequiredService<ILogger<RocksDbStore>>());
     }
+
+    /// <summary>
+    /// The local change log, in both modes: durable mode appends every change to it, deferred mode keeps
+    /// there what a failing store could not take at shutdown; either way the engine replays it at start.
+    /// </summary>
+    private static FileLogDevice OpenChangeLog(IServiceProvider sp, EngineOptions engine)
+    {
+        var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+        return new FileLogDevice(ChangeLogPath(engine, storage));
+    }
+
+    /// <summary><c>Engine:LogPath</c>, or a <c>changelog</c> directory inside the local data directory (<c>Storage:RocksDb:Path</c>).</summary>
+    public static string ChangeLogPath(EngineOptions engine, StorageOptions storage) =>
+        string.IsNullOrWhiteSpace(engine.LogPath) ? Path.Combine(storage.RocksDb.Path, "changelog") : engine.LogPath;
 
     private static TimeSpan StartupBudget(ScyllaOptions o) =>
         o.ConnectTimeout * (o.ContactPoints.Length + 1) + o.RequestTimeout * 8;
