@@ -5,7 +5,7 @@ using HdrHistogram;
 namespace ReadStates.Bench.Load;
 
 internal sealed record RunSettings(double Rate, TimeSpan Duration, TimeSpan Warmup, int Connections, int Workers, int MaxInFlight,
-    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0, bool SleepPacing = false);
+    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0, bool SleepPacing = false, Transport Transport = Transport.Unary);
 
 internal sealed class RunResult
 {
@@ -18,6 +18,11 @@ internal sealed class RunResult
     public required HistogramBase Service { get; init; }
     /// <summary>Microseconds the generator sent late (its own lag: scheduling, in-flight cap).</summary>
     public required HistogramBase SendLag { get; init; }
+    /// <summary>Latency from the intended send, per operation kind (indexed by <see cref="OpKind"/>).</summary>
+    public required HistogramBase[] ByOp { get; init; }
+    /// <summary>Read states the completed operations of the measured window asked to change (ack 1, bulk ack its entries, mention its users).</summary>
+    public long UpdatesInWindow { get; init; }
+    public double UpdatesPerSecond => UpdatesInWindow / Settings.Duration.TotalSeconds;
     public long Sent { get; init; }
     public long Completed { get; init; }
     public long CompletedInWindow { get; init; }
@@ -52,7 +57,20 @@ internal static class OpenLoopRunner
         public readonly HistogramBase Total = NewHistogram();
         public readonly HistogramBase ServiceTotal = NewHistogram();
         public readonly HistogramBase LagTotal = NewHistogram();
-        public long Sent, Completed, InWindow, Errors, InFlight;
+        public readonly Recorder[] ByOp = [.. Enumerable.Range(0, OpKinds.Count).Select(_ => NewRecorder())];
+        public readonly HistogramBase[] ByOpTotal = [.. Enumerable.Range(0, OpKinds.Count).Select(_ => NewHistogram())];
+        public long Sent, Completed, InWindow, Errors, InFlight, Updates;
+
+        /// <summary>Moves what the recorders hold into the totals (the progress loop and the end of the run do this).</summary>
+        public HistogramBase Drain()
+        {
+            var m = Measured.GetIntervalHistogram();
+            Total.Add(m);
+            ServiceTotal.Add(Service.GetIntervalHistogram());
+            LagTotal.Add(Lag.GetIntervalHistogram());
+            for (int k = 0; k < ByOp.Length; k++) ByOpTotal[k].Add(ByOp[k].GetIntervalHistogram());
+            return m;
+        }
     }
 
     private static Recorder NewRecorder() =>
@@ -107,14 +125,14 @@ internal static class OpenLoopRunner
         var latency = NewHistogram();
         var service = NewHistogram();
         var lag = NewHistogram();
+        var byOp = Enumerable.Range(0, OpKinds.Count).Select(_ => NewHistogram()).ToArray();
         foreach (var w in workers)
         {
-            w.Total.Add(w.Measured.GetIntervalHistogram());
-            w.ServiceTotal.Add(w.Service.GetIntervalHistogram());
-            w.LagTotal.Add(w.Lag.GetIntervalHistogram());
+            w.Drain();
             latency.Add(w.Total);
             service.Add(w.ServiceTotal);
             lag.Add(w.LagTotal);
+            for (int k = 0; k < byOp.Length; k++) byOp[k].Add(w.ByOpTotal[k]);
         }
         if (s.Progress) Console.Error.WriteLine();
         return new RunResult
@@ -125,6 +143,8 @@ internal static class OpenLoopRunner
             Latency = latency,
             Service = service,
             SendLag = lag,
+            ByOp = byOp,
+            UpdatesInWindow = workers.Sum(w => w.Updates),
             Sent = workers.Sum(w => w.Sent),
             Completed = workers.Sum(w => w.Completed),
             CompletedInWindow = workers.Sum(w => w.InWindow),
@@ -180,9 +200,15 @@ internal static class OpenLoopRunner
                 Interlocked.Increment(ref w.Completed);
                 if (intended >= measureStart)
                 {
-                    w.Measured.RecordValue(Micros(done - intended));
+                    long micros = Micros(done - intended);
+                    w.Measured.RecordValue(micros);
+                    w.ByOp[(int)op.Kind].RecordValue(micros);
                     w.Service.RecordValue(Micros(done - sentAt));
-                    if (done <= end) Interlocked.Increment(ref w.InWindow);
+                    if (done <= end)
+                    {
+                        Interlocked.Increment(ref w.InWindow);
+                        Interlocked.Add(ref w.Updates, workload.UpdatesOf(op));
+                    }
                 }
                 else
                 {
@@ -218,12 +244,8 @@ internal static class OpenLoopRunner
                 window.Reset();
                 foreach (var w in workers)
                 {
-                    var m = w.Measured.GetIntervalHistogram();
-                    w.Total.Add(m);
-                    window.Add(m);
+                    window.Add(w.Drain());
                     window.Add(w.Warm.GetIntervalHistogram());
-                    w.ServiceTotal.Add(w.Service.GetIntervalHistogram());
-                    w.LagTotal.Add(w.Lag.GetIntervalHistogram());
                 }
                 long now = Stopwatch.GetTimestamp();
                 long completed = workers.Sum(w => Interlocked.Read(ref w.Completed));
