@@ -11,6 +11,7 @@ internal static class Program
         Load.LoadCommand.Spec,
         Memory.MemoryCommand.Spec,
         Load.CompareCommand.Spec,
+        Serving.AllocCommand.Spec,
     ];
 
     private static async Task<int> Main(string[] args)

@@ -14,13 +14,17 @@ namespace ReadStates.Api;
 internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> logger) : Interceptor
 {
     private static readonly TimeSpan BackoffHint = TimeSpan.FromSeconds(1);
+    private readonly ILogger _logger = logger;
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
+        // Fast path: a resident user's call completes synchronously, so most calls pass through here
+        // without an async state machine or a second Task. Only a pending call pays for the await.
+        Task<TResponse> task;
         try
         {
-            return await continuation(request, context).ConfigureAwait(false);
+            task = continuation(request, context);
         }
         catch (Exception ex) when (ex is not RpcException)
         {
@@ -28,12 +32,31 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
         {
-            ApiLog.Rejected(logger, context.Method, ex.Status.Detail);
+            ApiLog.Rejected(_logger, context.Method, ex.Status.Detail);
             throw;
+        }
+        if (task.IsCompletedSuccessfully) return task;
+        return Awaited(this, task, context);
+
+        static async Task<TResponse> Awaited(EngineErrorInterceptor self, Task<TResponse> task, ServerCallContext context)
+        {
+            try
+            {
+                return await task.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not RpcException)
+            {
+                throw self.Map(ex, context);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
+            {
+                ApiLog.Rejected(self._logger, context.Method, ex.Status.Detail);
+                throw;
+            }
         }
     }
 
-    // Server streaming (Watch, when it comes) gets the same mapping.
+    // Server streaming (Watch, when it comes) gets the same mapping; Stream maps per operation itself.
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
@@ -47,24 +70,24 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
         }
     }
 
-    private Exception Map(Exception ex, ServerCallContext context)
+    internal Exception Map(Exception ex, ServerCallContext context)
     {
         switch (ex)
         {
             case LimitExceededException limit:
-                ApiLog.Rejected(logger, context.Method, limit.Message);
+                ApiLog.Rejected(_logger, context.Method, limit.Message);
                 return RpcErrors.InvalidArgument(limit.Field, limit.Message);
             case BackpressureException shed:
                 var code = shed.StoreDown ? Code.Unavailable : Code.ResourceExhausted;
-                ApiLog.Shed(logger, context.Method, code.ToString(), shed.Message);
+                ApiLog.Shed(_logger, context.Method, code.ToString(), shed.Message);
                 return RpcErrors.Retryable(code, shed.Message, BackoffHint);
             case StoreUnavailableException store:
-                ApiLog.StoreUnavailable(logger, context.Method, store);
+                ApiLog.StoreUnavailable(_logger, context.Method, store);
                 return RpcErrors.Retryable(Code.Unavailable, store.Message, BackoffHint);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "The call was cancelled."));
             default:
-                ApiLog.Unexpected(logger, context.Method, ex);
+                ApiLog.Unexpected(_logger, context.Method, ex);
                 return new RpcException(new Grpc.Core.Status(StatusCode.Internal, "Internal error."));
         }
     }

@@ -7,120 +7,189 @@ namespace ReadStates.Api;
 
 /// <summary>
 /// The gRPC edge: validate, map, call the engine, map back. Engine errors become statuses in
-/// <see cref="EngineErrorInterceptor"/>.
+/// <see cref="EngineErrorInterceptor"/>. One instance serves every call (registered as a singleton).
 /// </summary>
-internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits) : V1.ReadStates.ReadStatesBase
+/// <remarks>
+/// The engine answers a resident user synchronously (a completed ValueTask), so each method checks
+/// <c>IsCompletedSuccessfully</c> and builds the reply in place; only a miss (a store load) takes the
+/// static local async slow path. Pooled arrays are returned on both paths.
+/// </remarks>
+internal sealed partial class ReadStatesService(ReadStateEngine engine, RequestLimits limits) : V1.ReadStates.ReadStatesBase
 {
-    public override async Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
+    public override Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
-        var command = ProtoMapper.ToCore(request);
-        var result = await engine.AckAsync(request.UserId, command, context.CancellationToken).ConfigureAwait(false);
-        return ProtoMapper.ToProto(result);
+        var pending = engine.AckAsync(request.UserId, ProtoMapper.ToCore(request), context.CancellationToken);
+        if (pending.IsCompletedSuccessfully) return Task.FromResult(ProtoMapper.ToProto(pending.Result));
+        return Slow(pending);
+
+        static async Task<AckResponse> Slow(ValueTask<AckResult> pending) => ProtoMapper.ToProto(await pending.ConfigureAwait(false));
     }
 
-    public override async Task<BulkAckResponse> BulkAck(BulkAckRequest request, ServerCallContext context)
+    public override Task<BulkAckResponse> BulkAck(BulkAckRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
-        int n = request.Entries.Count;
-        var commands = ArrayPool<AckCommand>.Shared.Rent(n);
-        var results = ArrayPool<AckResult>.Shared.Rent(n);
-        try
+        var bulk = BulkAckCall.Start(engine, request, context.CancellationToken);
+        if (bulk.Pending.IsCompletedSuccessfully) return Task.FromResult(bulk.Finish());
+        return Slow(bulk);
+
+        static async Task<BulkAckResponse> Slow(BulkAckCall bulk)
         {
-            for (int i = 0; i < n; i++) commands[i] = ProtoMapper.ToCore(request.Entries[i]);
-            await engine.BulkAckAsync(request.UserId, commands.AsMemory(0, n), results.AsMemory(0, n), context.CancellationToken).ConfigureAwait(false);
-            var response = new BulkAckResponse();
-            for (int i = 0; i < n; i++) response.Results.Add(ProtoMapper.ToProto(results[i]));
-            return response;
-        }
-        finally
-        {
-            ArrayPool<AckCommand>.Shared.Return(commands);
-            ArrayPool<AckResult>.Shared.Return(results);
+            try
+            {
+                await bulk.Pending.ConfigureAwait(false);
+            }
+            catch
+            {
+                bulk.Abandon();
+                throw;
+            }
+            return bulk.Finish();
         }
     }
 
-    public override async Task<AckParentResponse> AckParent(AckParentRequest request, ServerCallContext context)
+    public override Task<AckParentResponse> AckParent(AckParentRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
-        int acked = await engine.AckParentAsync(request.UserId, request.ParentId, request.MessageId, context.CancellationToken).ConfigureAwait(false);
-        return new AckParentResponse { Acked = (uint)acked };
+        var pending = engine.AckParentAsync(request.UserId, request.ParentId, request.MessageId, context.CancellationToken);
+        if (pending.IsCompletedSuccessfully) return Task.FromResult(new AckParentResponse { Acked = (uint)pending.Result });
+        return Slow(pending);
+
+        static async Task<AckParentResponse> Slow(ValueTask<int> pending) => new() { Acked = (uint)await pending.ConfigureAwait(false) };
     }
 
-    public override async Task<AckPinsResponse> AckPins(AckPinsRequest request, ServerCallContext context)
+    public override Task<AckPinsResponse> AckPins(AckPinsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
         var attributes = ProtoMapper.ToCore(request.Attributes);
-        var result = await engine.AckPinsAsync(request.UserId, request.ChannelId, request.LastPinTimestamp, attributes, context.CancellationToken).ConfigureAwait(false);
-        return new AckPinsResponse { Applied = result.Applied, State = ProtoMapper.ToProto(result.State) };
+        var pending = engine.AckPinsAsync(request.UserId, request.ChannelId, request.LastPinTimestamp, attributes, context.CancellationToken);
+        if (pending.IsCompletedSuccessfully) return Task.FromResult(ToProto(pending.Result));
+        return Slow(pending);
+
+        static AckPinsResponse ToProto(in AckResult r) => new() { Applied = r.Applied, State = ProtoMapper.ToProto(r.State) };
+        static async Task<AckPinsResponse> Slow(ValueTask<AckResult> pending) => ToProto(await pending.ConfigureAwait(false));
     }
 
-    public override async Task<AddMentionsResponse> AddMentions(AddMentionsRequest request, ServerCallContext context)
+    public override Task<AddMentionsResponse> AddMentions(AddMentionsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
-        var attributes = ProtoMapper.ToCore(request.Attributes);
         var response = new AddMentionsResponse();
         var users = Rent(request.UserIds, out int n);
+        ValueTask<int> pending;
         try
         {
-            int counted = await engine.AddMentionsAsync(request.ChannelId, request.MessageId, users.AsMemory(0, n), attributes,
-                response.SkippedAtLimitUserIds, context.CancellationToken).ConfigureAwait(false);
-            response.Counted = (uint)counted;
-            return response;
+            pending = engine.AddMentionsAsync(request.ChannelId, request.MessageId, users.AsMemory(0, n), ProtoMapper.ToCore(request.Attributes),
+                response.SkippedAtLimitUserIds, context.CancellationToken);
         }
-        finally
+        catch
         {
             ArrayPool<ulong>.Shared.Return(users);
+            throw;
+        }
+        if (!pending.IsCompletedSuccessfully) return Slow(pending, users, response);
+        ArrayPool<ulong>.Shared.Return(users);
+        response.Counted = (uint)pending.Result;
+        return Task.FromResult(response);
+
+        static async Task<AddMentionsResponse> Slow(ValueTask<int> pending, ulong[] users, AddMentionsResponse response)
+        {
+            try
+            {
+                response.Counted = (uint)await pending.ConfigureAwait(false);
+                return response;
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(users);
+            }
         }
     }
 
-    public override async Task<RemoveMentionsResponse> RemoveMentions(RemoveMentionsRequest request, ServerCallContext context)
+    public override Task<RemoveMentionsResponse> RemoveMentions(RemoveMentionsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
         var users = Rent(request.UserIds, out int n);
+        ValueTask<int> pending;
         try
         {
-            int uncounted = await engine.RemoveMentionsAsync(request.ChannelId, request.MessageId, users.AsMemory(0, n), context.CancellationToken).ConfigureAwait(false);
-            return new RemoveMentionsResponse { Uncounted = (uint)uncounted };
+            pending = engine.RemoveMentionsAsync(request.ChannelId, request.MessageId, users.AsMemory(0, n), context.CancellationToken);
         }
-        finally
+        catch
         {
             ArrayPool<ulong>.Shared.Return(users);
+            throw;
+        }
+        if (!pending.IsCompletedSuccessfully) return Slow(pending, users);
+        ArrayPool<ulong>.Shared.Return(users);
+        return Task.FromResult(new RemoveMentionsResponse { Uncounted = (uint)pending.Result });
+
+        static async Task<RemoveMentionsResponse> Slow(ValueTask<int> pending, ulong[] users)
+        {
+            try
+            {
+                return new RemoveMentionsResponse { Uncounted = (uint)await pending.ConfigureAwait(false) };
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(users);
+            }
         }
     }
 
-    public override async Task<GetResponse> Get(GetRequest request, ServerCallContext context)
+    public override Task<GetResponse> Get(GetRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
-        var builder = new GetResponseBuilder();
-        var channels = Rent(request.ChannelIds, out int n);
-        try
+        var read = GetCall.Start(engine, request, context.CancellationToken);
+        if (read.Pending.IsCompletedSuccessfully) return Task.FromResult(read.Finish());
+        return Slow(read);
+
+        static async Task<GetResponse> Slow(GetCall read)
         {
-            await engine.ReadAsync(request.UserId, channels.AsMemory(0, n), builder, context.CancellationToken).ConfigureAwait(false);
-            return builder.Response;
-        }
-        finally
-        {
-            ArrayPool<ulong>.Shared.Return(channels);
+            try
+            {
+                await read.Pending.ConfigureAwait(false);
+            }
+            catch
+            {
+                read.Abandon();
+                throw;
+            }
+            return read.Finish();
         }
     }
 
-    public override async Task<DeleteResponse> Delete(DeleteRequest request, ServerCallContext context)
+    public override Task<DeleteResponse> Delete(DeleteRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
         var channels = Rent(request.ChannelIds, out int n);
+        ValueTask<int> pending;
         try
         {
-            int deleted = await engine.DeleteAsync(request.UserId, channels.AsMemory(0, n), request.All, context.CancellationToken).ConfigureAwait(false);
-            return new DeleteResponse { Deleted = (uint)deleted };
+            pending = engine.DeleteAsync(request.UserId, channels.AsMemory(0, n), request.All, context.CancellationToken);
         }
-        finally
+        catch
         {
             ArrayPool<ulong>.Shared.Return(channels);
+            throw;
+        }
+        if (!pending.IsCompletedSuccessfully) return Slow(pending, channels);
+        ArrayPool<ulong>.Shared.Return(channels);
+        return Task.FromResult(new DeleteResponse { Deleted = (uint)pending.Result });
+
+        static async Task<DeleteResponse> Slow(ValueTask<int> pending, ulong[] channels)
+        {
+            try
+            {
+                return new DeleteResponse { Deleted = (uint)await pending.ConfigureAwait(false) };
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(channels);
+            }
         }
     }
 
-    private static ulong[] Rent(Google.Protobuf.Collections.RepeatedField<ulong> ids, out int count)
+    internal static ulong[] Rent(Google.Protobuf.Collections.RepeatedField<ulong> ids, out int count)
     {
         count = ids.Count;
         var array = ArrayPool<ulong>.Shared.Rent(Math.Max(count, 1));

@@ -48,6 +48,9 @@ public static class ReadStatesHost
 
         var app = builder.Build();
         app.MapGrpcService<ReadStatesService>();
+        // Read leniently: a bad value is reported with every other problem by the configuration check.
+        if (bool.TryParse(app.Configuration["Service:BenchDiagnostics"], out bool diagnostics) && diagnostics)
+            app.MapGrpcService<Api.Diagnostics.DiagnosticsService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;
@@ -197,6 +200,11 @@ public static class ReadStatesHost
 
         AddMetricsEndpoint(services, config);
 
+        // The service and its interceptor hold no per-call state: one instance each, rather than one
+        // activated (and its logger resolved) for every call, which is grpc-dotnet's default.
+        services.AddSingleton<ReadStatesService>();
+        services.AddSingleton<EngineErrorInterceptor>();
+        services.AddSingleton<Api.Diagnostics.DiagnosticsService>();
         services.AddGrpc(o => o.Interceptors.Add<EngineErrorInterceptor>());
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks(o =>

@@ -16,6 +16,12 @@ public sealed class ServiceOptions
     /// <summary>Most channel ids in one Get or Delete.</summary>
     public int MaxChannelIds { get; set; } = 1000;
 
+    /// <summary>
+    /// Serves the internal <c>readstates.internal.diagnostics.Diagnostics</c> service (allocation and GC
+    /// counters, an empty method) that ReadStates.Bench's <c>alloc</c> and <c>gc</c> modes read. Off in production.
+    /// </summary>
+    public bool BenchDiagnostics { get; set; }
+
     public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds);
 
     /// <summary>Returns every problem with these settings; empty when valid.</summary>
