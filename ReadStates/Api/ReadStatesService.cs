@@ -14,7 +14,7 @@ namespace ReadStates.Api;
 /// <c>IsCompletedSuccessfully</c> and builds the reply in place; only a miss (a store load) takes the
 /// static local async slow path. Pooled arrays are returned on both paths.
 /// </remarks>
-internal sealed partial class ReadStatesService(ReadStateEngine engine, RequestLimits limits) : V1.ReadStates.ReadStatesBase
+internal sealed partial class ReadStatesService(ReadStateEngine engine, RequestLimits limits, Streaming.StreamErrors streamErrors) : V1.ReadStates.ReadStatesBase
 {
     public override Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
     {

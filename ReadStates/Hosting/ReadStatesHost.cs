@@ -204,6 +204,7 @@ public static class ReadStatesHost
         // activated (and its logger resolved) for every call, which is grpc-dotnet's default.
         services.AddSingleton<ReadStatesService>();
         services.AddSingleton<EngineErrorInterceptor>();
+        services.AddSingleton<Api.Streaming.StreamErrors>();
         services.AddSingleton<Api.Diagnostics.DiagnosticsService>();
         services.AddGrpc(o => o.Interceptors.Add<EngineErrorInterceptor>());
         services.AddGrpcReflection();

@@ -16,13 +16,16 @@ public sealed class ServiceOptions
     /// <summary>Most channel ids in one Get or Delete.</summary>
     public int MaxChannelIds { get; set; } = 1000;
 
+    /// <summary>Most unanswered operations of one <c>Stream</c> call; past it the server stops reading that stream.</summary>
+    public int StreamMaxInFlight { get; set; } = 256;
+
     /// <summary>
     /// Serves the internal <c>readstates.internal.diagnostics.Diagnostics</c> service (allocation and GC
     /// counters, an empty method) that ReadStates.Bench's <c>alloc</c> and <c>gc</c> modes read. Off in production.
     /// </summary>
     public bool BenchDiagnostics { get; set; }
 
-    public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds);
+    public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds, StreamMaxInFlight);
 
     /// <summary>Returns every problem with these settings; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
@@ -31,6 +34,7 @@ public sealed class ServiceOptions
         Check(errors, nameof(MaxBulkAckEntries), MaxBulkAckEntries);
         Check(errors, nameof(MaxMentionUsers), MaxMentionUsers);
         Check(errors, nameof(MaxChannelIds), MaxChannelIds);
+        Check(errors, nameof(StreamMaxInFlight), StreamMaxInFlight);
         return errors;
     }
 
