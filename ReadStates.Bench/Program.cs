@@ -12,6 +12,7 @@ internal static class Program
         Memory.MemoryCommand.Spec,
         Load.CompareCommand.Spec,
         Serving.AllocCommand.Spec,
+        Serving.GcCommand.Spec,
     ];
 
     private static async Task<int> Main(string[] args)

@@ -17,8 +17,7 @@ internal static class LoadTargets
         Check(target);
         if (target.StartsWith("redis://", StringComparison.OrdinalIgnoreCase)) return new RedisTarget(target);
         string address = target.StartsWith("grpc://", StringComparison.OrdinalIgnoreCase) ? "http://" + target["grpc://".Length..] : target;
-        if (o.Transport == Transport.Stream) throw new Cli.UsageException("--transport stream: not built yet.");
-        return new GrpcTarget(address);
+        return o.Transport == Transport.Stream ? new GrpcStreamTarget(address, o.StreamInFlight) : new GrpcTarget(address);
     }
 
     /// <summary>The scheme and the loopback rule, checked with the other options before anything connects.</summary>

@@ -5,7 +5,7 @@ using HdrHistogram;
 namespace ReadStates.Bench.Load;
 
 internal sealed record RunSettings(double Rate, TimeSpan Duration, TimeSpan Warmup, int Connections, int Workers, int MaxInFlight,
-    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0, bool SleepPacing = false, Transport Transport = Transport.Unary);
+    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0, bool SleepPacing = false, Transport Transport = Transport.Unary, int IntervalSeconds = 0);
 
 internal sealed class RunResult
 {
@@ -22,6 +22,8 @@ internal sealed class RunResult
     public required HistogramBase[] ByOp { get; init; }
     /// <summary>Read states the completed operations of the measured window asked to change (ack 1, bulk ack its entries, mention its users).</summary>
     public long UpdatesInWindow { get; init; }
+    /// <summary>With <see cref="RunSettings.IntervalSeconds"/>: the measured latency of each interval (by completion time).</summary>
+    public IReadOnlyList<HistogramBase> Intervals { get; init; } = [];
     public double UpdatesPerSecond => UpdatesInWindow / Settings.Duration.TotalSeconds;
     public long Sent { get; init; }
     public long Completed { get; init; }
@@ -109,6 +111,7 @@ internal static class OpenLoopRunner
         });
         var threads = workers.Select(w => new Thread(() => Dispatch(w)) { IsBackground = true, Name = $"load-{w.Index}", Priority = ThreadPriority.AboveNormal }).ToArray();
         foreach (var t in threads) t.Start();
+        var intervals = new List<HistogramBase>();
         var progress = Task.Run(() => ProgressLoop());
         foreach (var t in threads) t.Join();
 
@@ -128,7 +131,9 @@ internal static class OpenLoopRunner
         var byOp = Enumerable.Range(0, OpKinds.Count).Select(_ => NewHistogram()).ToArray();
         foreach (var w in workers)
         {
-            w.Drain();
+            // What completed after the progress loop's last tick belongs to the last interval.
+            var rest = w.Drain();
+            if (intervals.Count > 0) intervals[^1].Add(rest);
             latency.Add(w.Total);
             service.Add(w.ServiceTotal);
             lag.Add(w.LagTotal);
@@ -145,6 +150,7 @@ internal static class OpenLoopRunner
             SendLag = lag,
             ByOp = byOp,
             UpdatesInWindow = workers.Sum(w => w.Updates),
+            Intervals = intervals,
             Sent = workers.Sum(w => w.Sent),
             Completed = workers.Sum(w => w.Completed),
             CompletedInWindow = workers.Sum(w => w.InWindow),
@@ -242,12 +248,21 @@ internal static class OpenLoopRunner
             {
                 try { await Task.Delay(1000, abort.Token); } catch (OperationCanceledException) { break; }
                 window.Reset();
+                long now = Stopwatch.GetTimestamp();
+                HistogramBase? interval = null;
+                if (s.IntervalSeconds > 0 && now > measureStart)
+                {
+                    int k = (int)((now - measureStart) / (freq * (long)s.IntervalSeconds));
+                    while (intervals.Count <= k) intervals.Add(NewHistogram());
+                    interval = intervals[k];
+                }
                 foreach (var w in workers)
                 {
-                    window.Add(w.Drain());
+                    var measured = w.Drain();
+                    window.Add(measured);
+                    interval?.Add(measured);
                     window.Add(w.Warm.GetIntervalHistogram());
                 }
-                long now = Stopwatch.GetTimestamp();
                 long completed = workers.Sum(w => Interlocked.Read(ref w.Completed));
                 double rate = (completed - lastCompleted) * (double)freq / (now - lastTick);
                 lastCompleted = completed;

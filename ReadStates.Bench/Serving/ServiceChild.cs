@@ -70,7 +70,8 @@ internal sealed class ServiceChild : IAsyncDisposable
             string text;
             lock (log) text = log.ToString();
             TryDelete(dataDir);
-            throw new InvalidOperationException($"The service did not start within {timeout.TotalSeconds:0} s:{Environment.NewLine}{text}");
+            string what = first == exited ? $"exited with code {process.ExitCode}" : $"did not start within {timeout.TotalSeconds:0} s";
+            throw new InvalidOperationException($"The service {what}:{Environment.NewLine}{text}");
         }
         var child = new ServiceChild(process, dataDir, await listening.Task);
         lock (log) child._log.Append(log);
