@@ -14,6 +14,9 @@ namespace ReadStates.Bench.Load;
 /// </summary>
 internal sealed class GrpcStreamTarget(string address, int maxInFlight) : ILoadTarget
 {
+    /// <summary>Acks answer only `applied`: what a high-rate caller asks for (StreamRequest.omit_states).</summary>
+    private const bool OmitStates = true;
+
     private Lane[] _lanes = [];
     private GrpcChannel[] _channels = [];
 
@@ -132,6 +135,7 @@ internal sealed class GrpcStreamTarget(string address, int maxInFlight) : ILoadT
         private static void Fill(StreamRequest r, ulong id, Op op)
         {
             r.Id = id;
+            r.OmitStates = OmitStates;
             switch (op.Kind)
             {
                 case OpKind.Ack:

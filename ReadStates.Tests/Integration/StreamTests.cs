@@ -113,7 +113,14 @@ public sealed class StreamTests : IAsyncLifetime
         mention.UserIds.Add(101);
         await s.SendAsync(new StreamRequest { Id = 3, AddMentions = mention });
         await s.SendAsync(Get(4, 100));
-        var replies = await s.CompleteAsync();
+        var brief = Ack(5, 100, 13, 900);
+        brief.OmitStates = true;
+        await s.SendAsync(brief);
+        var all = await s.CompleteAsync();
+        var briefReply = Assert.Single(all, r => r.Id == 5);
+        Assert.True(briefReply.Ack.Applied);
+        Assert.Null(briefReply.Ack.State);
+        var replies = all.Where(r => r.Id <= 4).ToList();
 
         Assert.Equal(new ulong[] { 1, 2, 3, 4 }, replies.Select(r => r.Id).Order());
         Assert.All(replies, r => Assert.Null(r.Status));
@@ -125,6 +132,8 @@ public sealed class StreamTests : IAsyncLifetime
         var got = byId[4].Get;
         Assert.Equal([10UL, 11, 12], got.States.Select(x => x.ChannelId));
         Assert.Equal(1UL, got.TotalMentions);
+        var unaryAfter = await Client.GetAsync(new GetRequest { UserId = 100 });
+        Assert.Contains(unaryAfter.States, x => x.ChannelId == 13 && x.LastMessageId == 900); // omit_states: applied all the same
 
         // The unary API sees the same state.
         var unary = await Client.GetAsync(new GetRequest { UserId = 101 });

@@ -46,11 +46,12 @@ internal readonly struct BulkAckCall
     }
 
     /// <summary>After <see cref="Pending"/> completed successfully: the reply, and the arrays back to the pool.</summary>
-    public BulkAckResponse Finish()
+    public BulkAckResponse Finish(bool omitStates = false)
     {
         var response = new BulkAckResponse();
         response.Results.Capacity = _count;
-        for (int i = 0; i < _count; i++) response.Results.Add(ProtoMapper.ToProto(_results[i]));
+        for (int i = 0; i < _count; i++)
+            response.Results.Add(omitStates ? new AckResponse { Applied = _results[i].Applied } : ProtoMapper.ToProto(_results[i]));
         Abandon();
         return response;
     }

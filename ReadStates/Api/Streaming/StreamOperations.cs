@@ -50,15 +50,15 @@ internal static class StreamOperations
             {
                 RequestValidator.Validate(r.Ack);
                 var pending = engine.AckAsync(r.Ack.UserId, ProtoMapper.ToCore(r.Ack), ct);
-                if (pending.IsCompletedSuccessfully) return new(new StreamResponse { Id = id, Ack = ProtoMapper.ToProto(pending.Result) });
-                return AckSlow(id, pending);
+                if (pending.IsCompletedSuccessfully) return new(new StreamResponse { Id = id, Ack = Ack(pending.Result, r.OmitStates) });
+                return AckSlow(id, pending, r.OmitStates);
             }
             case OpCase.BulkAck:
             {
                 RequestValidator.Validate(r.BulkAck, limits);
                 var bulk = BulkAckCall.Start(engine, r.BulkAck, ct);
-                if (bulk.Pending.IsCompletedSuccessfully) return new(new StreamResponse { Id = id, BulkAck = bulk.Finish() });
-                return BulkSlow(id, bulk);
+                if (bulk.Pending.IsCompletedSuccessfully) return new(new StreamResponse { Id = id, BulkAck = bulk.Finish(r.OmitStates) });
+                return BulkSlow(id, bulk, r.OmitStates);
             }
             case OpCase.AckParent:
             {
@@ -72,8 +72,8 @@ internal static class StreamOperations
                 RequestValidator.Validate(r.AckPins);
                 var p = r.AckPins;
                 var pending = engine.AckPinsAsync(p.UserId, p.ChannelId, p.LastPinTimestamp, ProtoMapper.ToCore(p.Attributes), ct);
-                if (pending.IsCompletedSuccessfully) return new(Pins(id, pending.Result));
-                return PinsSlow(id, pending);
+                if (pending.IsCompletedSuccessfully) return new(Pins(id, pending.Result, r.OmitStates));
+                return PinsSlow(id, pending, r.OmitStates);
             }
             case OpCase.AddMentions:
             {
@@ -112,18 +112,20 @@ internal static class StreamOperations
         }
     }
 
-    private static StreamResponse Pins(ulong id, in AckResult r) =>
-        new() { Id = id, AckPins = new AckPinsResponse { Applied = r.Applied, State = ProtoMapper.ToProto(r.State) } };
+    private static AckResponse Ack(in AckResult r, bool omitState) => omitState ? new AckResponse { Applied = r.Applied } : ProtoMapper.ToProto(r);
 
-    private static async ValueTask<StreamResponse> AckSlow(ulong id, ValueTask<AckResult> pending) =>
-        new() { Id = id, Ack = ProtoMapper.ToProto(await pending.ConfigureAwait(false)) };
+    private static StreamResponse Pins(ulong id, in AckResult r, bool omitState) =>
+        new() { Id = id, AckPins = new AckPinsResponse { Applied = r.Applied, State = omitState ? null : ProtoMapper.ToProto(r.State) } };
+
+    private static async ValueTask<StreamResponse> AckSlow(ulong id, ValueTask<AckResult> pending, bool omitState) =>
+        new() { Id = id, Ack = Ack(await pending.ConfigureAwait(false), omitState) };
 
     private static async ValueTask<StreamResponse> AckParentSlow(ulong id, ValueTask<int> pending) =>
         new() { Id = id, AckParent = new AckParentResponse { Acked = (uint)await pending.ConfigureAwait(false) } };
 
-    private static async ValueTask<StreamResponse> PinsSlow(ulong id, ValueTask<AckResult> pending) => Pins(id, await pending.ConfigureAwait(false));
+    private static async ValueTask<StreamResponse> PinsSlow(ulong id, ValueTask<AckResult> pending, bool omitState) => Pins(id, await pending.ConfigureAwait(false), omitState);
 
-    private static async ValueTask<StreamResponse> BulkSlow(ulong id, BulkAckCall bulk)
+    private static async ValueTask<StreamResponse> BulkSlow(ulong id, BulkAckCall bulk, bool omitStates)
     {
         try
         {
@@ -134,7 +136,7 @@ internal static class StreamOperations
             bulk.Abandon();
             throw;
         }
-        return new StreamResponse { Id = id, BulkAck = bulk.Finish() };
+        return new StreamResponse { Id = id, BulkAck = bulk.Finish(omitStates) };
     }
 
     private static async ValueTask<StreamResponse> GetSlow(ulong id, GetCall read)
