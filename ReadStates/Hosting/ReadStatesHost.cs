@@ -159,6 +159,9 @@ public static class ReadStatesHost
 
         // gRPC without TLS needs HTTP/2 with prior knowledge (h2c), so HTTP/2 only unless configured otherwise.
         var protocols = config.GetValue("Kestrel:EndpointDefaults:Protocols", HttpProtocols.Http2);
+        // Read leniently: a bad value is reported with every other problem by the configuration check.
+        if (bool.TryParse(config["Service:InlineScheduling"], out bool inline) && inline)
+            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

@@ -20,6 +20,14 @@ public sealed class ServiceOptions
     public int StreamMaxInFlight { get; set; } = 256;
 
     /// <summary>
+    /// Runs request processing on the socket's I/O thread instead of handing it to the thread pool (Kestrel's
+    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>): fewer thread hops per call on small core
+    /// counts, but a handler that blocks stalls every connection of that I/O queue. Chosen by measurement
+    /// (BENCHMARKS.md, "Runtime settings").
+    /// </summary>
+    public bool InlineScheduling { get; set; }
+
+    /// <summary>
     /// Serves the internal <c>readstates.internal.diagnostics.Diagnostics</c> service (allocation and GC
     /// counters, an empty method) that ReadStates.Bench's <c>alloc</c> and <c>gc</c> modes read. Off in production.
     /// </summary>
