@@ -24,5 +24,5 @@ taskset -c 0 dotnet "$root/ReadStates.Bench/bin/Release/net10.0/ReadStates.Bench
   --target "http://127.0.0.1:$port" --peer "redis://127.0.0.1:$rport" --server-pid $rs --peer-pid $redis \
   --users 20k --channels 50 --zipf 0.99 --mix ack=60,mention=30,get=10 --fanout 5 --get-channels 10 \
   --rates "${RATES:-2000,5000,10000}" --duration "${DURATION:-20s}" --warmup "${WARMUP:-5s}" --no-progress \
-  --out "$root/bench-results/issue7" --name "$label" "$@"
+  --out "$root/bench-results/issue7" --name "$label" "$@" || echo "compare exited non-zero (a target failed every request: see above)"
 echo "loadavg after: $(cat /proc/loadavg)"
