@@ -12,6 +12,8 @@ internal static class Program
         Memory.MemoryCommand.Spec,
         Load.CompareCommand.Spec,
         Watch.WatchCommand.Spec,
+        Serving.AllocCommand.Spec,
+        Serving.GcCommand.Spec,
     ];
 
     private static async Task<int> Main(string[] args)

@@ -6,6 +6,9 @@
 #   load    : 2 s at a low rate against a ReadStates service started here (127.0.0.1, temp data dir),
 #             when the gRPC host is in this tree
 #   watch   : 2,000 Watch subscribers and 2 s of load against that service, then the in-process memory run
+#   load    : also over the Stream RPC (--transport stream)
+#   alloc   : server bytes per request per op through the real host, service-allocation-budgets.json checked
+#   gc      : fill 100k states through the API, a few seconds of load, GC pauses from runtime events
 #   compare : only when redis-server or garnet-server (dotnet tool) is installed
 set -euo pipefail
 
@@ -69,6 +72,16 @@ if [ -f ReadStates/Hosting/ReadStatesHost.cs ]; then
   timeout 90 "${bench[@]}" watch --memory --subscribers 2k --streams 2 | grep -v ' info: '
 else
   step "load: skipped (the gRPC host is not in this tree yet)"
+fi
+
+if [ -n "$target" ]; then
+  step "load (ReadStates, Stream transport, 2 s at 200/s)"
+  timeout 60 "${bench[@]}" load --target "$target" --transport stream --mix bulk=50,mention=50 --rate 200 --duration 2s \
+    --warmup 1s --users 10k --connections 2 --out "$work/load-stream" --no-progress
+  step "alloc (server bytes per request through the host, budgets checked)"
+  timeout 180 "${bench[@]}" alloc --requests 1000 --warmup 1000 --rounds 1 --users 100 --out "$work/alloc"
+  step "gc (fill 100k states through the API, 6 s of load)"
+  timeout 180 "${bench[@]}" gc --states 100k --duration 6s --interval 3s --warmup 1s --rate 300 --no-progress --out "$work/gc"
 fi
 
 peer=""

@@ -31,22 +31,30 @@ internal static class CompareCommand
     {
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-        var workload = Workload.FromArgs(a);
-        var (ours, ourServer) = await LoadCommand.ConnectAsync(a.RequiredString("target"), a.Int("connections"), cts.Token);
+        var o = LoadOptions.Parse(a);
+        var rates = a.Doubles("rates");
+        var workload = o.Workload;
+        var threads = LoadCommand.PrepareGenerator(o);
+        var (ours, ourServer) = await LoadCommand.ConnectAsync(a.RequiredString("target"), o, cts.Token);
         await using var _1 = ours;
-        var (peer, peerServer) = await LoadCommand.ConnectAsync(a.RequiredString("peer"), a.Int("connections"), cts.Token);
+        var (peer, peerServer) = await LoadCommand.ConnectAsync(a.RequiredString("peer"), o, cts.Token);
         await using var _2 = peer;
-        string outDir = a.RequiredString("out");
-        string label = LoadReport.Label(a.String("name") ?? "compare", "both", 0);
+        string outDir = o.OutDir;
+        string label = LoadReport.Label(o.Name ?? "compare", "both", 0);
         Directory.CreateDirectory(outDir);
-        var json = new JsonObject { ["readstates"] = ourServer, ["peer"] = peerServer, ["mix"] = workload.Mix, ["connections"] = a.Int("connections") };
+        var json = new JsonObject
+        {
+            ["readstates"] = ourServer, ["peer"] = peerServer, ["mix"] = workload.Mix, ["connections"] = o.Run.Connections,
+            ["transport"] = o.Transport.ToString().ToLowerInvariant(), ["generator"] = LoadReport.Describe(threads),
+            ["readstatesProcess"] = ClientThreadPool.DescribeServer(o.Run.ServerPid), ["peerProcess"] = ClientThreadPool.DescribeServer(o.PeerPid),
+        };
 
-        if (a.Flag("find-max"))
+        if (o.FindMax)
         {
             Console.WriteLine($"== {ourServer}");
-            var fo = await FindMax.RunAsync(ours, ourServer, workload, a, cts.Token);
+            var fo = await FindMax.RunAsync(ours, ourServer, o, cts.Token);
             Console.WriteLine($"== {peerServer}");
-            var fp = await FindMax.RunAsync(peer, peerServer, workload, a, cts.Token, "peer-pid");
+            var fp = await FindMax.RunAsync(peer, peerServer, o, cts.Token, peer: true);
             Console.WriteLine();
             Console.WriteLine($"| p99 target {a.RequiredString("p99-target")} | max rate | p99 at half (ms) |");
             Console.WriteLine("|---|---:|---:|");
@@ -61,40 +69,50 @@ internal static class CompareCommand
 
         var rows = new JsonArray();
         var series = new List<(string, HistogramBase)>();
+        var opSeries = new List<(string, HistogramBase)>();
         var table = new List<string>
         {
             "| rate | target | achieved | p50 | p90 | p99 | p99.9 | p99.99 | max | errors | server CPU µs/req | generator CPU µs/req |",
             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         };
+        var perOp = new List<string> { "| rate | target | op | count | p50 | p99 | p99.9 | max |", "|---:|---|---|---:|---:|---:|---:|---:|" };
         var ratios = new List<string> { "| rate | p50 peer/ours | p99 peer/ours | p99.9 peer/ours | max peer/ours | achieved ours/peer |", "|---:|---:|---:|---:|---:|---:|" };
         bool allOk = true;
-        foreach (double rate in a.Doubles("rates"))
+        foreach (double rate in rates)
         {
             var results = new List<RunResult>();
             foreach (var (t, server) in new[] { (ours, ourServer), (peer, peerServer) })
             {
                 Console.Error.WriteLine($"compare: {server} at {rate:N0}/s");
-                var r = await OpenLoopRunner.RunAsync(t, workload, LoadCommand.Settings(a, rate, pidOption: t == ours ? "server-pid" : "peer-pid"), cts.Token);
+                var r = await OpenLoopRunner.RunAsync(t, workload, o.At(rate, peer: t != ours), cts.Token);
                 LoadReport.Print(r, Console.Out);
                 results.Add(r);
                 allOk &= r.Completed > 0;
                 series.Add(($"{(t == ours ? "ReadStates" : server)} @ {rate:N0}/s", r.Latency));
                 table.Add($"| {rate:N0} | {(t == ours ? "ReadStates" : server + " Lua")} | {r.AchievedRate:N0} | {Ms(r.P(50))} | {Ms(r.P(90))} | {Ms(r.P(99))} | {Ms(r.P(99.9))} | {Ms(r.P(99.99))} | {Ms(r.MaxMs)} | {r.Errors:N0} | {Cpu(r.ServerCpuMicrosPerOp)} | {Cpu(r.GeneratorCpuMicrosPerOp)} |");
                 rows.Add(LoadReport.Summary(r, server, workload));
+                foreach (var (op, h) in LoadReport.Ops(r))
+                {
+                    perOp.Add($"| {rate:N0} | {(t == ours ? "ReadStates" : server + " Lua")} | {op} | {h.TotalCount:N0} | {Ms(h.GetValueAtPercentile(50) / 1000.0)} | {Ms(h.GetValueAtPercentile(99) / 1000.0)} | {Ms(h.GetValueAtPercentile(99.9) / 1000.0)} | {Ms(h.GetMaxValue() / 1000.0)} |");
+                    opSeries.Add(($"{(t == ours ? "ReadStates" : server)} {op} @ {rate:N0}/s", h));
+                }
                 using var w = new StreamWriter(Path.Combine(outDir, $"{label}-{(t == ours ? "readstates" : "peer")}-{rate:0}.hgrm"));
                 r.Latency.OutputPercentileDistribution(w, percentileTicksPerHalfDistance: 5, outputValueUnitScalingRatio: 1000.0);
             }
-            var (o, p) = (results[0], results[1]);
-            ratios.Add($"| {rate:N0} | {Ratio(p.P(50), o.P(50))} | {Ratio(p.P(99), o.P(99))} | {Ratio(p.P(99.9), o.P(99.9))} | {Ratio(p.MaxMs, o.MaxMs)} | {Ratio(o.AchievedRate, p.AchievedRate)} |");
+            var (us, p) = (results[0], results[1]);
+            ratios.Add($"| {rate:N0} | {Ratio(p.P(50), us.P(50))} | {Ratio(p.P(99), us.P(99))} | {Ratio(p.P(99.9), us.P(99.9))} | {Ratio(p.MaxMs, us.MaxMs)} | {Ratio(us.AchievedRate, p.AchievedRate)} |");
         }
         Console.WriteLine();
         foreach (var line in table) Console.WriteLine(line);
         Console.WriteLine();
         foreach (var line in ratios) Console.WriteLine(line);
+        Console.WriteLine();
+        foreach (var line in perOp) Console.WriteLine(line);
         json["runs"] = rows;
         File.WriteAllText(Path.Combine(outDir, label + ".json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(Path.Combine(outDir, label + ".svg"), SvgPlot.Render($"ReadStates vs {peerServer} (Lua): latency by percentile", series));
-        Console.WriteLine($"Wrote {Path.Combine(outDir, label)}.json, .svg, *.hgrm");
+        File.WriteAllText(Path.Combine(outDir, label + "-by-op.svg"), SvgPlot.Render($"ReadStates vs {peerServer} (Lua): latency by percentile, per operation", opSeries));
+        Console.WriteLine($"Wrote {Path.Combine(outDir, label)}.json, .svg, -by-op.svg, *.hgrm");
         return allOk ? 0 : 1;
     }
 }

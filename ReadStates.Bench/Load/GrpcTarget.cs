@@ -51,7 +51,9 @@ internal sealed class GrpcTarget(string address) : ILoadTarget
                 await client.AddMentionsAsync(mention, cancellationToken: ct);
                 break;
             case OpKind.Get:
-                await client.GetAsync(new GetRequest { UserId = op.User }, cancellationToken: ct);
+                var get = new GetRequest { UserId = op.User };
+                get.ChannelIds.AddRange(op.Channels);
+                await client.GetAsync(get, cancellationToken: ct);
                 break;
         }
     }

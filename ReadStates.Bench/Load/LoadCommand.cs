@@ -21,6 +21,11 @@ internal static class LoadCommand
         new("mix", "Op weights: ack, bulk (bulk ack), mention (fan-out), get", "ack=60,bulk=10,mention=10,get=20"),
         new("bulk-size", "Channels per bulk ack", "10"),
         new("fanout", "Users per mention", "10"),
+        new("get-channels", "Channels listed per get (0 = all of the user's states)", "0"),
+        new("transport", "gRPC target only: unary (one call per op) or stream (ops as entries of --connections bidirectional Stream calls)", "unary"),
+        new("stream-inflight", "transport stream: most ops in flight per stream (the server's bound is Service:StreamMaxInFlight)", "256"),
+        new("min-threads", "Generator thread pool minimum (workers and IO); auto = max(8, 2 x visible cores), 0 = runtime default", "auto"),
+        new("connect-timeout", "Give up connecting after this long (nothing listening fails at once)", "5s"),
         new("max-inflight", "Most requests in flight per worker before sends wait (their latency still counts from when they were due)", "20000"),
         new("drain", "How long to wait for the last replies", "10s"),
         new("out", "Directory for .hgrm, .json and .svg", "bench-results/load"),
@@ -47,41 +52,52 @@ internal static class LoadCommand
         ],
         RunAsync);
 
-    public static RunSettings Settings(ParsedArgs a, double rate, TimeSpan? duration = null, TimeSpan? warmup = null, string pidOption = "server-pid") => new(
-        rate, duration ?? a.Duration("duration"), warmup ?? a.Duration("warmup"), a.Int("connections"), a.Int("workers"),
-        a.Int("max-inflight"), a.Duration("drain"), a.Int("seed"), !a.Flag("no-progress"), a.Int(pidOption),
-        a.RequiredString("pacing") switch { "spin" => false, "sleep" => true, var p => throw new UsageException($"--pacing must be spin or sleep; got '{p}'.") });
-
-    public static async Task<(ILoadTarget Target, string Server)> ConnectAsync(string address, int connections, CancellationToken ct)
+    /// <summary>Checks the address, probes it, then connects; every failure is a clear message, never a hang.</summary>
+    public static async Task<(ILoadTarget Target, string Server)> ConnectAsync(string address, LoadOptions o, CancellationToken ct)
     {
         LoadTargets.RequireLoopback(address);
-        var target = LoadTargets.Create(address);
+        var target = LoadTargets.Create(address, o);
+        await LoadTargets.ProbeAsync(address, o.ConnectTimeout, ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(o.ConnectTimeout);
         try
         {
-            await target.ConnectAsync(connections, ct);
+            await target.ConnectAsync(o.Run.Connections, timeout.Token);
         }
         catch (Exception ex)
         {
             await target.DisposeAsync();
-            throw new UsageException($"Cannot connect to {address}: {ex.Message}");
+            string why = ex is OperationCanceledException && !ct.IsCancellationRequested ? $"not ready within {o.ConnectTimeout.TotalSeconds:0.#} s (--connect-timeout)" : ex.Message;
+            throw new UsageException($"Cannot connect to {address}: {why}");
         }
         string server = target is RedisTarget redis ? redis.Describe() : "ReadStates";
         return (target, server);
+    }
+
+    /// <summary>Raises the generator's thread-pool minimum and says so (the report carries it too).</summary>
+    public static ClientThreadPool.Setting PrepareGenerator(LoadOptions o)
+    {
+        var setting = ClientThreadPool.Configure(o.MinThreads);
+        Console.WriteLine(setting);
+        return setting;
     }
 
     private static async Task<int> RunAsync(ParsedArgs a)
     {
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-        var workload = Workload.FromArgs(a);
-        var (target, server) = await ConnectAsync(a.RequiredString("target"), a.Int("connections"), cts.Token);
+        var o = LoadOptions.Parse(a);
+        var workload = o.Workload;
+        var threads = PrepareGenerator(o);
+        var (target, server) = await ConnectAsync(a.RequiredString("target"), o, cts.Token);
         await using var _ = target;
-        string outDir = a.RequiredString("out");
-        if (a.Flag("find-max"))
+        string outDir = o.OutDir;
+        if (o.FindMax)
         {
-            var fm = await FindMax.RunAsync(target, server, workload, a, cts.Token);
-            string label = LoadReport.Label(a.String("name") ?? "find-max", target.Name, fm.BestRate);
+            var fm = await FindMax.RunAsync(target, server, o, cts.Token);
+            string label = LoadReport.Label(o.Name ?? "find-max", target.Name, fm.BestRate);
             var summary = FindMax.Summary(fm, server, workload);
+            summary["generator"] = LoadReport.Describe(threads);
             if (fm.Half is not null) LoadReport.Write(outDir, label, fm.Half, summary);
             else
             {
@@ -91,9 +107,11 @@ internal static class LoadCommand
             Console.WriteLine($"Wrote {Path.Combine(outDir, label)}.*");
             return fm.BestRate > 0 ? 0 : 1;
         }
-        var result = await OpenLoopRunner.RunAsync(target, workload, Settings(a, a.Double("rate")), cts.Token);
+        var result = await OpenLoopRunner.RunAsync(target, workload, o.Run, cts.Token);
         LoadReport.Print(result, Console.Out);
-        string stem = LoadReport.Write(outDir, LoadReport.Label(a.String("name"), target.Name, result.Settings.Rate), result, LoadReport.Summary(result, server, workload));
+        var json = LoadReport.Summary(result, server, workload);
+        json["generator"] = LoadReport.Describe(threads);
+        string stem = LoadReport.Write(outDir, LoadReport.Label(o.Name, target.Name, result.Settings.Rate), result, json);
         Console.WriteLine($"Wrote {stem}.hgrm, .json, .svg");
         // A run where nothing succeeded is a failure (CI smoke relies on this); slow is not.
         return result.Completed > 0 && result.Errors < result.Sent ? 0 : 1;
@@ -113,23 +131,24 @@ internal static class FindMax
         public RunResult? Half { get; set; }
     }
 
-    public static async Task<Outcome> RunAsync(ILoadTarget target, string server, Workload workload, ParsedArgs a, CancellationToken ct, string pidOption = "server-pid")
+    public static async Task<Outcome> RunAsync(ILoadTarget target, string server, LoadOptions o, CancellationToken ct, bool peer = false)
     {
-        double targetMs = a.Duration("p99-target").TotalMilliseconds;
+        var workload = o.Workload;
+        double targetMs = o.P99Target.TotalMilliseconds;
         var outcome = new Outcome { P99TargetMs = targetMs };
-        double rate = a.Double("rate"), failed = double.PositiveInfinity;
-        int maxTrials = a.Int("max-trials");
+        double rate = o.Run.Rate, failed = double.PositiveInfinity;
+        int maxTrials = o.MaxTrials;
         for (int i = 0; i < maxTrials && !ct.IsCancellationRequested; i++)
         {
-            var r = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, rate, a.Duration("trial-duration"), a.Duration("trial-warmup"), pidOption), ct);
+            var r = await OpenLoopRunner.RunAsync(target, workload, o.At(rate, o.TrialDuration, o.TrialWarmup, peer), ct);
             // Passing needs the rate actually delivered, the p99 under target, and (almost) no errors.
             bool Passed(RunResult x) => x.AchievedRate >= 0.95 * rate && x.P(99) <= targetMs && x.Errors <= x.Sent / 1000 && x.Unfinished == 0;
             bool passed = Passed(r);
-            if (!passed && a.Flag("retry-failed"))
+            if (!passed && o.RetryFailed)
             {
                 // On a shared machine one burst of someone else's work can fail a trial: a failure must repeat.
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"find-max trial {i + 1}: {rate:N0}/s failed (p99 {r.P(99):0.000} ms), trying again"));
-                r = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, rate, a.Duration("trial-duration"), a.Duration("trial-warmup"), pidOption), ct);
+                r = await OpenLoopRunner.RunAsync(target, workload, o.At(rate, o.TrialDuration, o.TrialWarmup, peer), ct);
                 passed = Passed(r);
             }
             outcome.Trials.Add(new Trial(rate, r.AchievedRate, r.P(99), r.Errors, passed));
@@ -145,7 +164,7 @@ internal static class FindMax
         Console.WriteLine($"find-max: highest rate with p99 <= {targetMs} ms: {outcome.BestRate:N0}/s");
         if (outcome.BestRate > 0)
         {
-            outcome.Half = await OpenLoopRunner.RunAsync(target, workload, LoadCommand.Settings(a, outcome.BestRate / 2, pidOption: pidOption), ct);
+            outcome.Half = await OpenLoopRunner.RunAsync(target, workload, o.At(outcome.BestRate / 2, peer: peer), ct);
             Console.Write("At half of it: ");
             LoadReport.Print(outcome.Half, Console.Out);
         }

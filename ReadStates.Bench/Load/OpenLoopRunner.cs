@@ -5,7 +5,7 @@ using HdrHistogram;
 namespace ReadStates.Bench.Load;
 
 internal sealed record RunSettings(double Rate, TimeSpan Duration, TimeSpan Warmup, int Connections, int Workers, int MaxInFlight,
-    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0, bool SleepPacing = false);
+    TimeSpan Drain, int Seed, bool Progress, int ServerPid = 0, bool SleepPacing = false, Transport Transport = Transport.Unary, int IntervalSeconds = 0);
 
 internal sealed class RunResult
 {
@@ -18,6 +18,13 @@ internal sealed class RunResult
     public required HistogramBase Service { get; init; }
     /// <summary>Microseconds the generator sent late (its own lag: scheduling, in-flight cap).</summary>
     public required HistogramBase SendLag { get; init; }
+    /// <summary>Latency from the intended send, per operation kind (indexed by <see cref="OpKind"/>).</summary>
+    public required HistogramBase[] ByOp { get; init; }
+    /// <summary>Read states the completed operations of the measured window asked to change (ack 1, bulk ack its entries, mention its users).</summary>
+    public long UpdatesInWindow { get; init; }
+    /// <summary>With <see cref="RunSettings.IntervalSeconds"/>: the measured latency of each interval (by completion time).</summary>
+    public IReadOnlyList<HistogramBase> Intervals { get; init; } = [];
+    public double UpdatesPerSecond => UpdatesInWindow / Settings.Duration.TotalSeconds;
     public long Sent { get; init; }
     public long Completed { get; init; }
     public long CompletedInWindow { get; init; }
@@ -52,7 +59,20 @@ internal static class OpenLoopRunner
         public readonly HistogramBase Total = NewHistogram();
         public readonly HistogramBase ServiceTotal = NewHistogram();
         public readonly HistogramBase LagTotal = NewHistogram();
-        public long Sent, Completed, InWindow, Errors, InFlight;
+        public readonly Recorder[] ByOp = [.. Enumerable.Range(0, OpKinds.Count).Select(_ => NewRecorder())];
+        public readonly HistogramBase[] ByOpTotal = [.. Enumerable.Range(0, OpKinds.Count).Select(_ => NewHistogram())];
+        public long Sent, Completed, InWindow, Errors, InFlight, Updates;
+
+        /// <summary>Moves what the recorders hold into the totals (the progress loop and the end of the run do this).</summary>
+        public HistogramBase Drain()
+        {
+            var m = Measured.GetIntervalHistogram();
+            Total.Add(m);
+            ServiceTotal.Add(Service.GetIntervalHistogram());
+            LagTotal.Add(Lag.GetIntervalHistogram());
+            for (int k = 0; k < ByOp.Length; k++) ByOpTotal[k].Add(ByOp[k].GetIntervalHistogram());
+            return m;
+        }
     }
 
     private static Recorder NewRecorder() =>
@@ -91,6 +111,7 @@ internal static class OpenLoopRunner
         });
         var threads = workers.Select(w => new Thread(() => Dispatch(w)) { IsBackground = true, Name = $"load-{w.Index}", Priority = ThreadPriority.AboveNormal }).ToArray();
         foreach (var t in threads) t.Start();
+        var intervals = new List<HistogramBase>();
         var progress = Task.Run(() => ProgressLoop());
         foreach (var t in threads) t.Join();
 
@@ -107,14 +128,16 @@ internal static class OpenLoopRunner
         var latency = NewHistogram();
         var service = NewHistogram();
         var lag = NewHistogram();
+        var byOp = Enumerable.Range(0, OpKinds.Count).Select(_ => NewHistogram()).ToArray();
         foreach (var w in workers)
         {
-            w.Total.Add(w.Measured.GetIntervalHistogram());
-            w.ServiceTotal.Add(w.Service.GetIntervalHistogram());
-            w.LagTotal.Add(w.Lag.GetIntervalHistogram());
+            // What completed after the progress loop's last tick belongs to the last interval.
+            var rest = w.Drain();
+            if (intervals.Count > 0) intervals[^1].Add(rest);
             latency.Add(w.Total);
             service.Add(w.ServiceTotal);
             lag.Add(w.LagTotal);
+            for (int k = 0; k < byOp.Length; k++) byOp[k].Add(w.ByOpTotal[k]);
         }
         if (s.Progress) Console.Error.WriteLine();
         return new RunResult
@@ -125,6 +148,9 @@ internal static class OpenLoopRunner
             Latency = latency,
             Service = service,
             SendLag = lag,
+            ByOp = byOp,
+            UpdatesInWindow = workers.Sum(w => w.Updates),
+            Intervals = intervals,
             Sent = workers.Sum(w => w.Sent),
             Completed = workers.Sum(w => w.Completed),
             CompletedInWindow = workers.Sum(w => w.InWindow),
@@ -180,9 +206,15 @@ internal static class OpenLoopRunner
                 Interlocked.Increment(ref w.Completed);
                 if (intended >= measureStart)
                 {
-                    w.Measured.RecordValue(Micros(done - intended));
+                    long micros = Micros(done - intended);
+                    w.Measured.RecordValue(micros);
+                    w.ByOp[(int)op.Kind].RecordValue(micros);
                     w.Service.RecordValue(Micros(done - sentAt));
-                    if (done <= end) Interlocked.Increment(ref w.InWindow);
+                    if (done <= end)
+                    {
+                        Interlocked.Increment(ref w.InWindow);
+                        Interlocked.Add(ref w.Updates, workload.UpdatesOf(op));
+                    }
                 }
                 else
                 {
@@ -216,16 +248,21 @@ internal static class OpenLoopRunner
             {
                 try { await Task.Delay(1000, abort.Token); } catch (OperationCanceledException) { break; }
                 window.Reset();
+                long now = Stopwatch.GetTimestamp();
+                HistogramBase? interval = null;
+                if (s.IntervalSeconds > 0 && now > measureStart)
+                {
+                    int k = (int)((now - measureStart) / (freq * (long)s.IntervalSeconds));
+                    while (intervals.Count <= k) intervals.Add(NewHistogram());
+                    interval = intervals[k];
+                }
                 foreach (var w in workers)
                 {
-                    var m = w.Measured.GetIntervalHistogram();
-                    w.Total.Add(m);
-                    window.Add(m);
+                    var measured = w.Drain();
+                    window.Add(measured);
+                    interval?.Add(measured);
                     window.Add(w.Warm.GetIntervalHistogram());
-                    w.ServiceTotal.Add(w.Service.GetIntervalHistogram());
-                    w.LagTotal.Add(w.Lag.GetIntervalHistogram());
                 }
-                long now = Stopwatch.GetTimestamp();
                 long completed = workers.Sum(w => Interlocked.Read(ref w.Completed));
                 double rate = (completed - lastCompleted) * (double)freq / (now - lastTick);
                 lastCompleted = completed;

@@ -80,7 +80,10 @@ internal sealed class RedisTarget(string target) : ILoadTarget
                 await db.ScriptEvaluateAsync(_mention, keys, values);
                 break;
             case OpKind.Get:
-                await db.ScriptEvaluateAsync(_get, [StatesKey(op.User)], [op.User]);
+                var get = new RedisValue[1 + op.Channels.Length];
+                get[0] = op.User;
+                for (int i = 0; i < op.Channels.Length; i++) get[1 + i] = Id(op.Channels[i]);
+                await db.ScriptEvaluateAsync(_get, [StatesKey(op.User)], get);
                 break;
         }
     }

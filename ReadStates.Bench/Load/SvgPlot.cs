@@ -10,11 +10,12 @@ namespace ReadStates.Bench.Load;
 /// </summary>
 internal static class SvgPlot
 {
-    private static readonly string[] Colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+    private static readonly string[] Colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
     public static string Render(string title, IReadOnlyList<(string Label, HistogramBase Histogram)> series)
     {
-        const int W = 900, H = 520, Left = 80, Right = 220, Top = 50, Bottom = 60;
+        int W = 960, Left = 80, Right = 300, Top = 50, Bottom = 60;
+        int H = Math.Max(520, Top + 20 + series.Count * 20 + Bottom);
         int plotW = W - Left - Right, plotH = H - Top - Bottom;
         const double maxNines = 5; // up to 99.999%
         var curves = series.Select(s => (s.Label, Points: Points(s.Histogram, maxNines))).ToList();
@@ -52,7 +53,9 @@ internal static class SvgPlot
         {
             string color = Colors[i % Colors.Length];
             var pts = string.Join(" ", curves[i].Points.Select(p => $"{F(X(p.Nines))},{F(Y(p.Ms))}"));
-            sb.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{pts}\"/>\n");
+            // Past ten series the colours repeat dashed.
+            string dash = i >= Colors.Length ? " stroke-dasharray=\"6 3\"" : "";
+            sb.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash} points=\"{pts}\"/>\n");
             int ly = Top + 10 + i * 20;
             sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left + plotW + 12}\" y1=\"{ly}\" x2=\"{Left + plotW + 32}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"3\"/>\n");
             sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left + plotW + 38}\" y=\"{ly + 4}\">{Escape(curves[i].Label)}</text>\n");

@@ -5,6 +5,13 @@ namespace ReadStates.Bench.Load;
 
 internal enum OpKind : byte { Ack, BulkAck, Mention, Get }
 
+internal static class OpKinds
+{
+    public const int Count = 4;
+    /// <summary>The names used by --mix, the reports and the JSON.</summary>
+    public static string Name(OpKind k) => k switch { OpKind.Ack => "ack", OpKind.BulkAck => "bulk", OpKind.Mention => "mention", _ => "get" };
+}
+
 /// <summary>One operation to send: the user, the channel(s), the message id, and for mentions the users.</summary>
 internal sealed class Op
 {
@@ -29,9 +36,13 @@ internal sealed class Workload
     private readonly long _stride;
     private readonly int[] _mixCumulative = new int[4];
 
-    public Workload(long users, int channelsPerUser, double zipf, string mix, int bulkSize, int fanOut)
+    public Workload(long users, int channelsPerUser, double zipf, string mix, int bulkSize, int fanOut, int getChannels = 0)
     {
         if (users < 1 || channelsPerUser < 1) throw new UsageException("--users and --channels must be positive.");
+        if (zipf <= 0) throw new UsageException("--zipf must be positive.");
+        if (bulkSize < 1 || fanOut < 1) throw new UsageException("--bulk-size and --fanout must be positive.");
+        if (getChannels < 0) throw new UsageException("--get-channels must be 0 (all) or positive.");
+        GetChannels = Math.Min(getChannels, channelsPerUser);
         Users = users;
         ChannelsPerUser = channelsPerUser;
         Zipf = zipf;
@@ -53,6 +64,8 @@ internal sealed class Workload
     public double Zipf { get; }
     public int BulkSize { get; }
     public int FanOut { get; }
+    /// <summary>Channels listed per get; 0 = all of the user's states.</summary>
+    public int GetChannels { get; }
     public string Mix { get; }
 
     private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
@@ -100,6 +113,11 @@ internal sealed class Workload
                 int first = rng.Next(ChannelsPerUser - BulkSize + 1);
                 for (int i = 0; i < BulkSize; i++) op.Channels[i] = ChannelOf(op.User, first + i);
                 break;
+            case OpKind.Get when GetChannels > 0:
+                if (op.Channels.Length != GetChannels) op.Channels = new ulong[GetChannels];
+                int from = rng.Next(ChannelsPerUser - GetChannels + 1);
+                for (int i = 0; i < GetChannels; i++) op.Channels[i] = ChannelOf(op.User, from + i);
+                break;
             case OpKind.Mention:
                 // Members of the author's guild, drawn uniformly.
                 if (op.Users.Length != FanOut) op.Users = new ulong[FanOut];
@@ -110,6 +128,9 @@ internal sealed class Workload
         }
     }
 
+    /// <summary>How many read states the operation asks to change: what "updates per second" counts.</summary>
+    public int UpdatesOf(Op op) => op.Kind switch { OpKind.Ack => 1, OpKind.BulkAck => op.Channels.Length, OpKind.Mention => op.Users.Length, _ => 0 };
+
     public static Workload FromArgs(ParsedArgs a) =>
-        new(a.Long("users"), a.Int("channels"), a.Double("zipf"), a.RequiredString("mix"), a.Int("bulk-size"), a.Int("fanout"));
+        new(a.Long("users"), a.Int("channels"), a.Double("zipf"), a.RequiredString("mix"), a.Int("bulk-size"), a.Int("fanout"), a.Int("get-channels"));
 }

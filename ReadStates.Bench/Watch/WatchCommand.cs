@@ -33,7 +33,7 @@ internal static class WatchCommand
                 "duration" => o with { Default = "30s" },
                 "out" => o with { Default = "bench-results/watch" },
                 _ => o,
-            }).Where(o => !o.Name.StartsWith("trial", StringComparison.Ordinal) && o.Name is not ("p99-target" or "max-trials" or "retry-failed")),
+            }),
         ],
         RunAsync);
 
@@ -44,7 +44,10 @@ internal static class WatchCommand
         LoadTargets.RequireLoopback(address);
         long subscribers = a.Long("subscribers");
         int streamCount = a.Int("streams");
-        var workload = Workload.FromArgs(a);
+        var options = LoadOptions.Parse(a);
+        if (options.Transport != Transport.Unary) throw new UsageException("watch drives its load with unary calls (--transport unary).");
+        var workload = options.Workload;
+        LoadCommand.PrepareGenerator(options);
         if (workload.Users > subscribers) throw new UsageException("--users must not exceed --subscribers: every loaded user is watched.");
         int serverPid = a.Int("server-pid");
         string loadBefore = LoadAvg();
@@ -68,7 +71,7 @@ internal static class WatchCommand
         var target = new WatchLoadTarget(address, tracker);
         await target.ConnectAsync(a.Int("connections"), CancellationToken.None);
         await using var _ = target;
-        var settings = LoadCommand.Settings(a, a.Double("rate"));
+        var settings = options.Run;
         // The runner starts 50 ms after the call; acks replied after the warm-up are measured.
         var measure = Task.Delay(settings.Warmup + TimeSpan.FromMilliseconds(50)).ContinueWith(_ => tracker.MeasureFrom(Stopwatch.GetTimestamp()), TaskScheduler.Default);
         var result = await OpenLoopRunner.RunAsync(target, workload, settings, CancellationToken.None);

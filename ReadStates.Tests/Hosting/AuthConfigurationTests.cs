@@ -67,7 +67,7 @@ public class AuthConfigurationTests
         {
             ["Ack"] = Permission.Write, ["BulkAck"] = Permission.Write, ["AckParent"] = Permission.Write, ["AckPins"] = Permission.Write,
             ["AddMentions"] = Permission.Write, ["RemoveMentions"] = Permission.Write, ["Delete"] = Permission.Write,
-            ["Get"] = Permission.Read, ["Watch"] = Permission.Read,
+            ["Get"] = Permission.Read, ["Watch"] = Permission.Read, ["Stream"] = Permission.Read,
         };
         var service = typeof(ReadStatesHost).Assembly.GetType("ReadStates.Api.ReadStatesService", throwOnError: true)!;
         foreach (var method in ReadStates.Api.V1.ReadStates.Descriptor.Methods)

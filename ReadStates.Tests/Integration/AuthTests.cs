@@ -197,4 +197,53 @@ public sealed class AuthTests : IAsyncLifetime
         Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
         Assert.Equal(StatusCode.Unimplemented, known.StatusCode);
     }
+
+    [Fact]
+    public async Task Stream_ChecksEachOperation_AReaderGetsItsGets_ItsWritesAreDenied_AndChangeNothing()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        // Opening a stream needs the read permission.
+        using (var anonymous = Client.Stream(cancellationToken: timeout.Token))
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+            {
+                await anonymous.RequestStream.WriteAsync(new StreamRequest { Id = 1, Get = new GetRequest { UserId = User } });
+                await anonymous.ResponseStream.MoveNext(timeout.Token);
+            });
+            Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        }
+
+        var replies = await RunStreamAsync(AuthKit.ApiKey(_kit.ReaderKey), timeout.Token,
+            new StreamRequest { Id = 1, Ack = new AckRequest { UserId = User, ChannelId = 1, MessageId = 10 } },
+            new StreamRequest { Id = 2, Get = new GetRequest { UserId = User } },
+            new StreamRequest { Id = 3, Delete = new DeleteRequest { UserId = User, All = true } });
+        Assert.Equal((int)StatusCode.PermissionDenied, replies[1].Status.Code);
+        Assert.Null(replies[2].Status);
+        Assert.Empty(replies[2].Get.States);
+        Assert.Equal((int)StatusCode.PermissionDenied, replies[3].Status.Code);
+        await AssertNothingStoredAsync();
+
+        // A writer's stream may do both.
+        var written = await RunStreamAsync(AuthKit.ApiKey(_kit.WriterKey), timeout.Token,
+            new StreamRequest { Id = 1, Ack = new AckRequest { UserId = User, ChannelId = 1, MessageId = 10 } },
+            new StreamRequest { Id = 2, Get = new GetRequest { UserId = User } });
+        Assert.Null(written[1].Status);
+        Assert.Equal(10UL, written[2].Get.States.Single().LastMessageId);
+    }
+
+    private async Task<Dictionary<ulong, StreamResponse>> RunStreamAsync(Metadata headers, CancellationToken ct, params StreamRequest[] requests)
+    {
+        using var call = Client.Stream(headers, cancellationToken: ct);
+        // One after another, so a write is answered before the read that follows it is sent.
+        var replies = new Dictionary<ulong, StreamResponse>();
+        foreach (var request in requests)
+        {
+            await call.RequestStream.WriteAsync(request, ct);
+            Assert.True(await call.ResponseStream.MoveNext(ct));
+            replies[call.ResponseStream.Current.Id] = call.ResponseStream.Current;
+        }
+        await call.RequestStream.CompleteAsync();
+        Assert.False(await call.ResponseStream.MoveNext(ct));
+        return replies;
+    }
 }

@@ -60,6 +60,8 @@ public sealed class HealthAndReflectionTests : IAsyncLifetime
         Assert.Contains("grpc.health.v1.Health", services);
         var api = Assert.Single(files, f => f.Package == "readstates.v1");
         var methods = api.Service.Single(s => s.Name == "ReadStates").Method.Select(m => m.Name);
-        Assert.Equal(["Ack", "BulkAck", "AckParent", "AckPins", "AddMentions", "RemoveMentions", "Get", "Delete", "Watch"], methods);
+        Assert.Equal(["Ack", "BulkAck", "AckParent", "AckPins", "AddMentions", "RemoveMentions", "Get", "Delete", "Watch", "Stream"], methods);
+        // The bench's internal diagnostics are not served unless Service:BenchDiagnostics turns them on.
+        Assert.DoesNotContain(services, s => s.StartsWith("readstates.internal", StringComparison.Ordinal));
     }
 }

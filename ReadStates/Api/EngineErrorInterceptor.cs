@@ -15,13 +15,17 @@ namespace ReadStates.Api;
 internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> logger) : Interceptor
 {
     private static readonly TimeSpan BackoffHint = TimeSpan.FromSeconds(1);
+    private readonly ILogger _logger = logger;
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
+        // Fast path: a resident user's call completes synchronously, so most calls pass through here
+        // without an async state machine or a second Task. Only a pending call pays for the await.
+        Task<TResponse> task;
         try
         {
-            return await continuation(request, context).ConfigureAwait(false);
+            task = continuation(request, context);
         }
         catch (Exception ex) when (ex is not RpcException)
         {
@@ -29,12 +33,31 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
         {
-            ApiLog.Rejected(logger, context.Method, ex.Status.Detail);
+            ApiLog.Rejected(_logger, context.Method, ex.Status.Detail);
             throw;
+        }
+        if (task.IsCompletedSuccessfully) return task;
+        return Awaited(this, task, context);
+
+        static async Task<TResponse> Awaited(EngineErrorInterceptor self, Task<TResponse> task, ServerCallContext context)
+        {
+            try
+            {
+                return await task.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not RpcException)
+            {
+                throw self.Map(ex, context);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
+            {
+                ApiLog.Rejected(self._logger, context.Method, ex.Status.Detail);
+                throw;
+            }
         }
     }
 
-    // Streaming calls get the same mapping.
+    // Streaming calls get the same mapping (Stream also maps each operation's own errors, in StreamErrors).
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
@@ -62,7 +85,7 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
         }
         catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted)
         {
-            ApiLog.Rejected(logger, context.Method, ex.Status.Detail);
+            ApiLog.Rejected(_logger, context.Method, ex.Status.Detail);
             throw;
         }
     }
@@ -71,30 +94,30 @@ internal sealed class EngineErrorInterceptor(ILogger<EngineErrorInterceptor> log
     private static string LimitField(StateLimitException limit) =>
         limit.EntryIndex >= 0 ? $"entries[{limit.EntryIndex}].channel_id" : "channel_id";
 
-    private Exception Map(Exception ex, ServerCallContext context)
+    internal Exception Map(Exception ex, ServerCallContext context)
     {
         switch (ex)
         {
             case StateLimitException limit:
-                ApiLog.Rejected(logger, context.Method, limit.Message);
+                ApiLog.Rejected(_logger, context.Method, limit.Message);
                 return RpcErrors.InvalidArgument(LimitField(limit), limit.Message);
             case VersionMismatchException mismatch:
-                ApiLog.Rejected(logger, context.Method, mismatch.Message);
+                ApiLog.Rejected(_logger, context.Method, mismatch.Message);
                 return RpcErrors.VersionMismatch(mismatch);
             case VersionAheadException ahead:
-                ApiLog.Rejected(logger, context.Method, ahead.Message);
+                ApiLog.Rejected(_logger, context.Method, ahead.Message);
                 return RpcErrors.VersionAhead(ahead, "since_version");
             case BackpressureException shed:
                 var code = shed.StoreDown ? Code.Unavailable : Code.ResourceExhausted;
-                ApiLog.Shed(logger, context.Method, code.ToString(), shed.Message);
+                ApiLog.Shed(_logger, context.Method, code.ToString(), shed.Message);
                 return RpcErrors.Retryable(code, shed.Message, BackoffHint);
             case StoreUnavailableException store:
-                ApiLog.StoreUnavailable(logger, context.Method, store);
+                ApiLog.StoreUnavailable(_logger, context.Method, store);
                 return RpcErrors.Retryable(Code.Unavailable, store.Message, BackoffHint);
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "The call was cancelled."));
             default:
-                ApiLog.Unexpected(logger, context.Method, ex);
+                ApiLog.Unexpected(_logger, context.Method, ex);
                 return new RpcException(new Grpc.Core.Status(StatusCode.Internal, "Internal error."));
         }
     }

@@ -36,6 +36,9 @@ internal sealed class UserSnapshotPool() : DefaultObjectPool<UserSnapshot>(new P
 {
     private const int MaxKeptCapacity = 4096;
 
+    /// <summary>The process's pool: snapshots hold nothing of a host, so every host and call may share them.</summary>
+    public static UserSnapshotPool Shared { get; } = new();
+
     private sealed class Policy : IPooledObjectPolicy<UserSnapshot>
     {
         public UserSnapshot Create() => new();

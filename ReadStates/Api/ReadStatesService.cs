@@ -7,135 +7,198 @@ namespace ReadStates.Api;
 
 /// <summary>
 /// The gRPC edge: validate, map, call the engine, map back. Engine errors become statuses in
-/// <see cref="EngineErrorInterceptor"/>. Every RPC declares the permission it needs with
-/// <see cref="RequiresPermissionAttribute"/> (Get reads, everything else writes); an RPC without one is
-/// denied to every caller.
+/// <see cref="EngineErrorInterceptor"/>. One instance serves every call (registered as a singleton).
+/// Every RPC declares the permission it needs with <see cref="RequiresPermissionAttribute"/> (Get and Watch
+/// read, everything else writes; Stream checks each operation); an RPC without one is denied to every caller.
 /// </summary>
-internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits limits, UserSnapshotPool snapshots, WatchLimits watchLimits) : V1.ReadStates.ReadStatesBase
+/// <remarks>
+/// The engine answers a resident user synchronously (a completed ValueTask), so each method checks
+/// <c>IsCompletedSuccessfully</c> and builds the reply in place; only a miss (a store load) takes the
+/// static local async slow path. Pooled arrays are returned on both paths.
+/// </remarks>
+internal sealed partial class ReadStatesService(ReadStateEngine engine, RequestLimits limits, WatchLimits watchLimits, Streaming.StreamErrors streamErrors) : V1.ReadStates.ReadStatesBase
 {
     [RequiresPermission(Permission.Write)]
-    public override async Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
+    public override Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
-        var command = ProtoMapper.ToCore(request);
-        var result = await engine.AckAsync(request.UserId, command, context.CancellationToken).ConfigureAwait(false);
-        return ProtoMapper.ToProto(result);
+        var pending = engine.AckAsync(request.UserId, ProtoMapper.ToCore(request), context.CancellationToken);
+        if (pending.IsCompletedSuccessfully) return Task.FromResult(ProtoMapper.ToProto(pending.Result));
+        return Slow(pending);
+
+        static async Task<AckResponse> Slow(ValueTask<AckResult> pending) => ProtoMapper.ToProto(await pending.ConfigureAwait(false));
     }
 
     [RequiresPermission(Permission.Write)]
-    public override async Task<BulkAckResponse> BulkAck(BulkAckRequest request, ServerCallContext context)
+    public override Task<BulkAckResponse> BulkAck(BulkAckRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
-        int n = request.Entries.Count;
-        var commands = ArrayPool<AckCommand>.Shared.Rent(n);
-        var results = ArrayPool<AckResult>.Shared.Rent(n);
-        try
+        var bulk = BulkAckCall.Start(engine, request, context.CancellationToken);
+        if (bulk.Pending.IsCompletedSuccessfully) return Task.FromResult(bulk.Finish());
+        return Slow(bulk);
+
+        static async Task<BulkAckResponse> Slow(BulkAckCall bulk)
         {
-            for (int i = 0; i < n; i++) commands[i] = ProtoMapper.ToCore(request.Entries[i]);
-            await engine.BulkAckAsync(request.UserId, commands.AsMemory(0, n), results.AsMemory(0, n), context.CancellationToken).ConfigureAwait(false);
-            var response = new BulkAckResponse();
-            for (int i = 0; i < n; i++) response.Results.Add(ProtoMapper.ToProto(results[i]));
-            return response;
-        }
-        finally
-        {
-            ArrayPool<AckCommand>.Shared.Return(commands);
-            ArrayPool<AckResult>.Shared.Return(results);
+            try
+            {
+                await bulk.Pending.ConfigureAwait(false);
+            }
+            catch
+            {
+                bulk.Abandon();
+                throw;
+            }
+            return bulk.Finish();
         }
     }
 
     [RequiresPermission(Permission.Write)]
-    public override async Task<AckParentResponse> AckParent(AckParentRequest request, ServerCallContext context)
+    public override Task<AckParentResponse> AckParent(AckParentRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
-        int acked = await engine.AckParentAsync(request.UserId, request.ParentId, request.MessageId,
-            request.HasExpectedUserVersion ? request.ExpectedUserVersion : null, context.CancellationToken).ConfigureAwait(false);
-        return new AckParentResponse { Acked = (uint)acked };
+        var pending = engine.AckParentAsync(request.UserId, request.ParentId, request.MessageId,
+            request.HasExpectedUserVersion ? request.ExpectedUserVersion : null, context.CancellationToken);
+        if (pending.IsCompletedSuccessfully) return Task.FromResult(new AckParentResponse { Acked = (uint)pending.Result });
+        return Slow(pending);
+
+        static async Task<AckParentResponse> Slow(ValueTask<int> pending) => new() { Acked = (uint)await pending.ConfigureAwait(false) };
     }
 
     [RequiresPermission(Permission.Write)]
-    public override async Task<AckPinsResponse> AckPins(AckPinsRequest request, ServerCallContext context)
+    public override Task<AckPinsResponse> AckPins(AckPinsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request);
         var attributes = ProtoMapper.ToCore(request.Attributes);
-        var result = await engine.AckPinsAsync(request.UserId, request.ChannelId, request.LastPinTimestamp, attributes,
-            request.HasExpectedVersion ? request.ExpectedVersion : null, context.CancellationToken).ConfigureAwait(false);
-        return new AckPinsResponse { Applied = result.Applied, State = ProtoMapper.ToProto(result.State) };
+        var pending = engine.AckPinsAsync(request.UserId, request.ChannelId, request.LastPinTimestamp, attributes,
+            request.HasExpectedVersion ? request.ExpectedVersion : null, context.CancellationToken);
+        if (pending.IsCompletedSuccessfully) return Task.FromResult(ToProto(pending.Result));
+        return Slow(pending);
+
+        static AckPinsResponse ToProto(in AckResult r) => new() { Applied = r.Applied, State = ProtoMapper.ToProto(r.State) };
+        static async Task<AckPinsResponse> Slow(ValueTask<AckResult> pending) => ToProto(await pending.ConfigureAwait(false));
     }
 
     [RequiresPermission(Permission.Write)]
-    public override async Task<AddMentionsResponse> AddMentions(AddMentionsRequest request, ServerCallContext context)
+    public override Task<AddMentionsResponse> AddMentions(AddMentionsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
-        var attributes = ProtoMapper.ToCore(request.Attributes);
         var response = new AddMentionsResponse();
         var users = Rent(request.UserIds, out int n);
+        ValueTask<int> pending;
         try
         {
-            int counted = await engine.AddMentionsAsync(request.ChannelId, request.MessageId, users.AsMemory(0, n), attributes,
-                response.SkippedAtLimitUserIds, context.CancellationToken).ConfigureAwait(false);
-            response.Counted = (uint)counted;
-            return response;
+            pending = engine.AddMentionsAsync(request.ChannelId, request.MessageId, users.AsMemory(0, n), ProtoMapper.ToCore(request.Attributes),
+                response.SkippedAtLimitUserIds, context.CancellationToken);
         }
-        finally
+        catch
         {
             ArrayPool<ulong>.Shared.Return(users);
+            throw;
+        }
+        if (!pending.IsCompletedSuccessfully) return Slow(pending, users, response);
+        ArrayPool<ulong>.Shared.Return(users);
+        response.Counted = (uint)pending.Result;
+        return Task.FromResult(response);
+
+        static async Task<AddMentionsResponse> Slow(ValueTask<int> pending, ulong[] users, AddMentionsResponse response)
+        {
+            try
+            {
+                response.Counted = (uint)await pending.ConfigureAwait(false);
+                return response;
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(users);
+            }
         }
     }
 
     [RequiresPermission(Permission.Write)]
-    public override async Task<RemoveMentionsResponse> RemoveMentions(RemoveMentionsRequest request, ServerCallContext context)
+    public override Task<RemoveMentionsResponse> RemoveMentions(RemoveMentionsRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
         var users = Rent(request.UserIds, out int n);
+        ValueTask<int> pending;
         try
         {
-            int uncounted = await engine.RemoveMentionsAsync(request.ChannelId, request.MessageId, users.AsMemory(0, n), context.CancellationToken).ConfigureAwait(false);
-            return new RemoveMentionsResponse { Uncounted = (uint)uncounted };
+            pending = engine.RemoveMentionsAsync(request.ChannelId, request.MessageId, users.AsMemory(0, n), context.CancellationToken);
         }
-        finally
+        catch
         {
             ArrayPool<ulong>.Shared.Return(users);
+            throw;
+        }
+        if (!pending.IsCompletedSuccessfully) return Slow(pending, users);
+        ArrayPool<ulong>.Shared.Return(users);
+        return Task.FromResult(new RemoveMentionsResponse { Uncounted = (uint)pending.Result });
+
+        static async Task<RemoveMentionsResponse> Slow(ValueTask<int> pending, ulong[] users)
+        {
+            try
+            {
+                return new RemoveMentionsResponse { Uncounted = (uint)await pending.ConfigureAwait(false) };
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(users);
+            }
         }
     }
 
     [RequiresPermission(Permission.Read)]
-    public override async Task<GetResponse> Get(GetRequest request, ServerCallContext context)
+    public override Task<GetResponse> Get(GetRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
-        var snapshot = snapshots.Get();
-        var channels = Rent(request.ChannelIds, out int n);
-        try
+        var read = GetCall.Start(engine, request, context.CancellationToken);
+        if (read.Pending.IsCompletedSuccessfully) return Task.FromResult(read.Finish());
+        return Slow(read);
+
+        static async Task<GetResponse> Slow(GetCall read)
         {
-            if (request.HasSinceVersion)
-                await engine.ReadChangesAsync(request.UserId, request.SinceVersion, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
-            else
-                await engine.ReadAsync(request.UserId, channels.AsMemory(0, n), snapshot, context.CancellationToken).ConfigureAwait(false);
-            return GetResponseBuilder.From(snapshot);
-        }
-        finally
-        {
-            ArrayPool<ulong>.Shared.Return(channels);
-            snapshots.Return(snapshot);
+            try
+            {
+                await read.Pending.ConfigureAwait(false);
+            }
+            catch
+            {
+                read.Abandon();
+                throw;
+            }
+            return read.Finish();
         }
     }
 
     [RequiresPermission(Permission.Write)]
-    public override async Task<DeleteResponse> Delete(DeleteRequest request, ServerCallContext context)
+    public override Task<DeleteResponse> Delete(DeleteRequest request, ServerCallContext context)
     {
         RequestValidator.Validate(request, limits);
-        var channels = Rent(request.ChannelIds, out int n);
-        var expected = Rent(request.ExpectedVersions, out int e);
+        var ids = RentPair(request.ChannelIds, request.ExpectedVersions, out int n, out int e);
+        ValueTask<int> pending;
         try
         {
-            int deleted = await engine.DeleteAsync(request.UserId, channels.AsMemory(0, n), request.All, expected.AsMemory(0, e),
-                request.HasExpectedUserVersion ? request.ExpectedUserVersion : null, context.CancellationToken).ConfigureAwait(false);
-            return new DeleteResponse { Deleted = (uint)deleted };
+            pending = engine.DeleteAsync(request.UserId, ids.AsMemory(0, n), request.All, ids.AsMemory(n, e),
+                request.HasExpectedUserVersion ? request.ExpectedUserVersion : null, context.CancellationToken);
         }
-        finally
+        catch
         {
-            ArrayPool<ulong>.Shared.Return(channels);
-            ArrayPool<ulong>.Shared.Return(expected);
+            ArrayPool<ulong>.Shared.Return(ids);
+            throw;
+        }
+        if (!pending.IsCompletedSuccessfully) return Slow(pending, ids);
+        ArrayPool<ulong>.Shared.Return(ids);
+        return Task.FromResult(new DeleteResponse { Deleted = (uint)pending.Result });
+
+        static async Task<DeleteResponse> Slow(ValueTask<int> pending, ulong[] ids)
+        {
+            try
+            {
+                return new DeleteResponse { Deleted = (uint)await pending.ConfigureAwait(false) };
+            }
+            finally
+            {
+                ArrayPool<ulong>.Shared.Return(ids);
+            }
         }
     }
 
@@ -144,11 +207,22 @@ internal sealed class ReadStatesService(ReadStateEngine engine, RequestLimits li
     public override Task Watch(IAsyncStreamReader<WatchRequest> requestStream, IServerStreamWriter<WatchResponse> responseStream, ServerCallContext context) =>
         new Watch.WatchSession(engine, watchLimits, responseStream, context.CancellationToken).RunAsync(requestStream);
 
-    private static ulong[] Rent(Google.Protobuf.Collections.RepeatedField<ulong> ids, out int count)
+    internal static ulong[] Rent(Google.Protobuf.Collections.RepeatedField<ulong> ids, out int count)
     {
         count = ids.Count;
         var array = ArrayPool<ulong>.Shared.Rent(Math.Max(count, 1));
         ids.CopyTo(array, 0);
+        return array;
+    }
+
+    /// <summary>Two id lists in one pooled array: <paramref name="first"/> at [0, n), <paramref name="second"/> at [n, n + m).</summary>
+    internal static ulong[] RentPair(Google.Protobuf.Collections.RepeatedField<ulong> first, Google.Protobuf.Collections.RepeatedField<ulong> second, out int n, out int m)
+    {
+        n = first.Count;
+        m = second.Count;
+        var array = ArrayPool<ulong>.Shared.Rent(Math.Max(n + m, 1));
+        first.CopyTo(array, 0);
+        second.CopyTo(array, n);
         return array;
     }
 }

@@ -1,7 +1,7 @@
 namespace ReadStates.Api;
 
 /// <summary>Per-request limits of the gRPC edge, frozen at start (from <c>Service</c> settings).</summary>
-public sealed record RequestLimits(int MaxBulkAckEntries, int MaxMentionUsers, int MaxChannelIds)
+public sealed record RequestLimits(int MaxBulkAckEntries, int MaxMentionUsers, int MaxChannelIds, int StreamMaxInFlight = 256)
 {
     public static RequestLimits Default { get; } = new(1000, 1000, 1000);
 }

@@ -49,6 +49,9 @@ public static class ReadStatesHost
 
         var app = builder.Build();
         app.MapGrpcService<ReadStatesService>();
+        // Read leniently: a bad value is reported with every other problem by the configuration check.
+        if (bool.TryParse(app.Configuration["Service:BenchDiagnostics"], out bool diagnostics) && diagnostics)
+            app.MapGrpcService<Api.Diagnostics.DiagnosticsService>();
         AuthSetup.Map(app, app.MapGrpcHealthChecksService(), app.MapGrpcReflectionService());
         return app;
     }
@@ -165,6 +168,9 @@ public static class ReadStatesHost
 
         // gRPC without TLS needs HTTP/2 with prior knowledge (h2c), so HTTP/2 only unless configured otherwise.
         var protocols = config.GetValue("Kestrel:EndpointDefaults:Protocols", HttpProtocols.Http2);
+        // Read leniently: a bad value is reported with every other problem by the configuration check.
+        if (bool.TryParse(config["Service:InlineScheduling"], out bool inline) && inline)
+            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -205,7 +211,6 @@ public static class ReadStatesHost
 
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToLimits());
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<ServiceOptions>>().Value.ToWatchLimits());
-        services.AddSingleton<UserSnapshotPool>();
         services.AddSingleton(CreateStore);
         services.AddSingleton(sp =>
         {
@@ -234,6 +239,12 @@ public static class ReadStatesHost
             services.AddHostedService(sp => sp.GetRequiredService<MetricsEndpoint>());
         }
 
+        // The service and its interceptors hold no per-call state: one instance each, rather than one
+        // activated (and its logger resolved) for every call, which is grpc-dotnet's default.
+        services.AddSingleton<ReadStatesService>();
+        services.AddSingleton<EngineErrorInterceptor>();
+        services.AddSingleton<Api.Streaming.StreamErrors>();
+        services.AddSingleton<Api.Diagnostics.DiagnosticsService>();
         services.AddGrpc(o =>
         {
             // Outermost first: call metrics see the status the error mapping chose.

@@ -36,7 +36,24 @@ public sealed class ServiceOptions
 
     public const int MaxWatchSubscriptionsLimit = 10_000_000;
 
-    public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds);
+    /// <summary>Most unanswered operations of one <c>Stream</c> call; past it the server stops reading that stream.</summary>
+    public int StreamMaxInFlight { get; set; } = 256;
+
+    /// <summary>
+    /// Runs request processing on the socket's I/O thread instead of handing it to the thread pool (Kestrel's
+    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>): fewer thread hops per call on small core
+    /// counts, but a handler that blocks stalls every connection of that I/O queue. Chosen by measurement
+    /// (BENCHMARKS.md, "Runtime settings").
+    /// </summary>
+    public bool InlineScheduling { get; set; }
+
+    /// <summary>
+    /// Serves the internal <c>readstates.internal.diagnostics.Diagnostics</c> service (allocation and GC
+    /// counters, an empty method) that ReadStates.Bench's <c>alloc</c> and <c>gc</c> modes read. Off in production.
+    /// </summary>
+    public bool BenchDiagnostics { get; set; }
+
+    public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds, StreamMaxInFlight);
 
     public WatchLimits ToWatchLimits() => new(MaxWatchSubscriptions, MaxWatchEventStates);
 
@@ -52,6 +69,7 @@ public sealed class ServiceOptions
         if (MaxWatchSubscriptions < 1 || MaxWatchSubscriptions > MaxWatchSubscriptionsLimit)
             errors.Add($"{nameof(MaxWatchSubscriptions)} must be between 1 and {MaxWatchSubscriptionsLimit}; got {MaxWatchSubscriptions}.");
         Check(errors, nameof(MaxWatchEventStates), MaxWatchEventStates);
+        Check(errors, nameof(StreamMaxInFlight), StreamMaxInFlight);
         return errors;
     }
 

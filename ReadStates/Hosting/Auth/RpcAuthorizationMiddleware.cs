@@ -41,6 +41,7 @@ internal sealed class RpcAuthorizationMiddleware(RequestDelegate next, CallerAut
         if (required is null) return Reject(context, PermissionDenied, UndeclaredMessage);
         if (!caller.Has(required.Permission))
             return Reject(context, PermissionDenied, required.Permission == Permission.Write ? LacksWrite : LacksRead);
+        if (required.PerOperation) CallerPermissions.Set(context, caller.Permissions);
         return next(context);
     }
 
