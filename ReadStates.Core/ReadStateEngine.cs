@@ -104,12 +104,9 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         int index = ShardIndex(userId);
         var shard = _shards[index];
         if (op.TryRun(shard, userId, out var result))
-        {
-            _counters.Hit(index);
             return _changeLog is null || !op.Writes ? new(result) : _changeLog.WhenDurable(ChangeLog.TakeTicket(), result);
-        }
         _counters.Miss(index);
-        return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
+        return RunAfterLoadAsync<TOp, TResult>(index, userId, op, ct);
     }
 
     /// <summary>As <see cref="Run"/>, for calls that return no value: no task is allocated while a durable call waits for its fsync.</summary>
@@ -119,17 +116,15 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         int index = ShardIndex(userId);
         var shard = _shards[index];
         if (op.TryRun(shard, userId, out _))
-        {
-            _counters.Hit(index);
             return _changeLog is null || !op.Writes ? default : _changeLog.WhenDurable(ChangeLog.TakeTicket());
-        }
         _counters.Miss(index);
-        return new ValueTask(RunAfterLoadAsync<TOp, bool>(shard, userId, op, ct).AsTask());
+        return new ValueTask(RunAfterLoadAsync<TOp, bool>(index, userId, op, ct).AsTask());
     }
 
-    private async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(Shard shard, ulong userId, TOp op, CancellationToken ct)
+    private async ValueTask<TResult> RunAfterLoadAsync<TOp, TResult>(int index, ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
+        var shard = _shards[index];
         // The span exists only on a miss; the store call it waits for becomes its child.
         using var activity = EngineTracing.Source.StartActivity("engine.miss");
         activity?.SetTag(EngineTracing.UserIdTag, userId);
@@ -140,6 +135,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
                 await shard.LoadAsync(userId, ct).ConfigureAwait(false);
                 if (op.TryRun(shard, userId, out var result))
                 {
+                    _counters.RetryServed(index);
                     if (_changeLog is not null && op.Writes) await _changeLog.WaitAsync(ChangeLog.TakeTicket()).ConfigureAwait(false);
                     return result;
                 }
@@ -160,11 +156,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         where TOp : struct, IUserOperation<TResult>
     {
         int index = ShardIndex(userId);
-        if (op.TryRun(_shards[index], userId, out result))
-        {
-            _counters.Hit(index);
-            return true;
-        }
+        if (op.TryRun(_shards[index], userId, out result)) return true;
         _counters.Miss(index);
         return false;
     }
@@ -273,10 +265,13 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private ValueTask<TResult> RunLoaded<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
-        var shard = ShardFor(userId);
-        if (op.TryRun(shard, userId, out var result))
+        int index = ShardIndex(userId);
+        if (op.TryRun(_shards[index], userId, out var result))
+        {
+            _counters.RetryServed(index); // counted as a miss before its load
             return _changeLog is null || !op.Writes ? new(result) : _changeLog.WhenDurable(ChangeLog.TakeTicket(), result);
-        return RunAfterLoadAsync<TOp, TResult>(shard, userId, op, ct);
+        }
+        return RunAfterLoadAsync<TOp, TResult>(index, userId, op, ct);
     }
 
     /// <summary>Loads the missed users of a fan-out concurrently, rather than one store round trip after another.</summary>
@@ -311,11 +306,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
         CheckId(userId, nameof(userId));
         ArgumentNullException.ThrowIfNull(into);
         int index = ShardIndex(userId);
-        if (_shards[index].TryRead(userId, channelIds, into))
-        {
-            _counters.Hit(index);
-            return true;
-        }
+        if (_shards[index].TryRead(userId, channelIds, into)) return true;
         _counters.Miss(index);
         return false;
     }
@@ -412,7 +403,7 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
             total.ProtectedUsers += s.ProtectedUsers;
             total.WatchedUsers += shard.WatchedUsers;
         }
-        (total.Hits, total.Misses) = _counters.Read();
+        (total.Hits, total.Misses) = _counters.Read(i => _shards[i].Served);
         total.UnwrittenAge = UnwrittenAge;
         total.WriteBehindRunning = IsRunning;
         total.BacklogStates = _shared.Backlog;

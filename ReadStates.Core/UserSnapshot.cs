@@ -71,6 +71,14 @@ public sealed class UserSnapshot
     /// <summary>Appends a state; room was made by <see cref="Begin"/>.</summary>
     internal void Add(in ReadState state) => _states[_stateCount++] = state;
 
+    /// <summary>
+    /// The whole state buffer (room made by <see cref="Begin"/>), for a reader that copies in one loop with a
+    /// local count and then calls <see cref="SetStateCount"/>: no field write per state.
+    /// </summary>
+    internal Span<ReadState> StateBuffer => _states;
+
+    internal void SetStateCount(int count) => _stateCount = count;
+
     /// <summary>Appends a deletion; room was made by <see cref="Begin(ulong, int, SyncStatus, ulong, ulong, int)"/>.</summary>
     internal void AddDeleted(ulong channelId, ulong version) => _deleted[_deletedCount++] = new Deletion(channelId, version);
 

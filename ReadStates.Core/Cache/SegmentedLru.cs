@@ -1,15 +1,19 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace ReadStates.Core.Cache;
 
 /// <summary>
-/// The eviction policy of one shard: a segmented LRU (SLRU) over slot indexes, kept in parallel int
-/// arrays so the garbage collector sees three arrays, not one object per user.
+/// The eviction policy of one shard: a segmented LRU (SLRU) over slot indexes. Its nodes
+/// (<see cref="LruNode"/>: links, promotion tick, segment) live wherever <typeparamref name="TNodes"/> keeps
+/// them: inside the shard's <see cref="UserSlot"/> array, so a touch reads the cache line the call reads
+/// anyway and the garbage collector sees no object per user; in a plain array for tests.
 /// <list type="bullet">
 /// <item>A user made resident enters the head of <b>probation</b>. The access that made it resident
 /// (a load or a reinstated eviction) counts as its first; the next access promotes it.</item>
 /// <item>A user accessed again while in probation moves to the head of <b>protected</b>. Protected holds at
-/// most <see cref="ProtectedShare"/> of the resident users; past that, its least recent user drops back
+/// most <see cref="SegmentedLru.ProtectedShare"/> of the resident users; past that, its least recent user drops back
 /// to the head of probation, where one more access saves it.</item>
 /// <item>Victims come from the tail of probation, and from protected only when probation is empty.</item>
 /// </list>
@@ -21,78 +25,63 @@ namespace ReadStates.Core.Cache;
 /// LRU order preserved at that granularity.
 /// WARNING: runs under the shard lock; not thread-safe.
 /// </summary>
-internal sealed class SegmentedLru
+internal sealed class SegmentedLru<TNodes>(TNodes nodes) where TNodes : struct, ILruNodes
 {
-    /// <summary>Protected's share of the resident users: 80 %, as in the SLRU and W-TinyLFU papers.</summary>
-    public const double ProtectedShare = 0.8;
-
     private const byte None = 0, Fresh = 1, Probation = 2, Protected = 3;
 
-    private int[] _prev;
-    private int[] _next;
-    private uint[] _promotedAt;
-    private byte[] _segment;
+    private TNodes _nodes = nodes;
     private Segment _probation = Segment.Empty;
     private Segment _protected = Segment.Empty;
     private uint _tick;
-
-    public SegmentedLru(int initialSlots = 64)
-    {
-        _prev = new int[initialSlots];
-        _next = new int[initialSlots];
-        _promotedAt = new uint[initialSlots];
-        _segment = new byte[initialSlots];
-    }
 
     public int Count => _probation.Count + _protected.Count;
     public int ProtectedCount => _protected.Count;
     public int ProbationCount => _probation.Count;
 
-    public bool Contains(int slot) => slot < _segment.Length && _segment[slot] != None;
-    public bool IsProtected(int slot) => _segment[slot] == Protected;
-
-    /// <summary>Room for slot indexes below <paramref name="slots"/>.</summary>
-    public void EnsureCapacity(int slots)
-    {
-        if (slots <= _prev.Length) return;
-        int size = Math.Max(slots, _prev.Length * 2);
-        Array.Resize(ref _prev, size);
-        Array.Resize(ref _next, size);
-        Array.Resize(ref _promotedAt, size);
-        Array.Resize(ref _segment, size);
-    }
+    public bool Contains(int slot) => _nodes[slot].Segment != None;
+    public bool IsProtected(int slot) => _nodes[slot].Segment == Protected;
 
     /// <summary>A user became resident: head of probation; this counts as its first access.</summary>
     public void Add(int slot)
     {
         Debug.Assert(!Contains(slot), "slot already in the LRU");
         PushFront(ref _probation, slot);
-        _segment[slot] = Fresh;
-        _promotedAt[slot] = ++_tick;
+        ref var n = ref _nodes[slot];
+        n.Segment = Fresh;
+        n.PromotedAt = ++_tick;
     }
 
-    /// <summary>An access.</summary>
+    /// <summary>An access. The common case (a protected user promoted recently) is one compare, inlined into the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Touch(int slot)
     {
         uint tick = ++_tick;
-        switch (_segment[slot])
+        ref var n = ref _nodes[slot];
+        if (n.Segment == Protected && tick - n.PromotedAt < (uint)Math.Max(2, _protected.Count >> 3)) return;
+        TouchSlow(slot, tick);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TouchSlow(int slot, uint tick)
+    {
+        ref var n = ref _nodes[slot];
+        switch (n.Segment)
         {
             case Protected:
-                if (tick - _promotedAt[slot] < (uint)Math.Max(2, _protected.Count >> 3)) return;
-                _promotedAt[slot] = tick;
+                n.PromotedAt = tick;
                 if (_protected.Head == slot) return;
                 Unlink(ref _protected, slot);
                 PushFront(ref _protected, slot);
                 return;
             case Fresh:
-                _segment[slot] = Probation;
+                n.Segment = Probation;
                 return;
             case Probation:
                 Unlink(ref _probation, slot);
                 PushFront(ref _protected, slot);
-                _segment[slot] = Protected;
-                _promotedAt[slot] = tick;
-                if (_protected.Count > Math.Max(1, (int)(Count * ProtectedShare))) Demote();
+                n.Segment = Protected;
+                n.PromotedAt = tick;
+                if (_protected.Count > Math.Max(1, (int)(Count * SegmentedLru.ProtectedShare))) Demote();
                 return;
             default:
                 Debug.Fail("touching a slot that is not in the LRU");
@@ -102,23 +91,23 @@ internal sealed class SegmentedLru
 
     public void Remove(int slot)
     {
-        switch (_segment[slot])
+        switch (_nodes[slot].Segment)
         {
             case Protected: Unlink(ref _protected, slot); break;
             case Probation or Fresh: Unlink(ref _probation, slot); break;
             default: Debug.Fail("removing a slot that is not in the LRU"); return;
         }
-        _segment[slot] = None;
+        _nodes[slot].Segment = None;
     }
 
     /// <summary>The user to evict next, never <paramref name="spare"/> (the one being served); -1 when there is none.</summary>
     public int Victim(int spare)
     {
         int v = _probation.Tail;
-        if (v >= 0 && v == spare) v = _prev[v];
+        if (v >= 0 && v == spare) v = _nodes[v].Prev;
         if (v >= 0) return v;
         v = _protected.Tail;
-        if (v >= 0 && v == spare) v = _prev[v];
+        if (v >= 0 && v == spare) v = _nodes[v].Prev;
         return v;
     }
 
@@ -127,14 +116,15 @@ internal sealed class SegmentedLru
         int slot = _protected.Tail;
         Unlink(ref _protected, slot);
         PushFront(ref _probation, slot);
-        _segment[slot] = Probation;
+        _nodes[slot].Segment = Probation;
     }
 
     private void PushFront(ref Segment segment, int slot)
     {
-        _prev[slot] = -1;
-        _next[slot] = segment.Head;
-        if (segment.Head >= 0) _prev[segment.Head] = slot;
+        ref var n = ref _nodes[slot];
+        n.Prev = -1;
+        n.Next = segment.Head;
+        if (segment.Head >= 0) _nodes[segment.Head].Prev = slot;
         segment.Head = slot;
         if (segment.Tail < 0) segment.Tail = slot;
         segment.Count++;
@@ -142,9 +132,10 @@ internal sealed class SegmentedLru
 
     private void Unlink(ref Segment segment, int slot)
     {
-        int prev = _prev[slot], next = _next[slot];
-        if (prev >= 0) _next[prev] = next; else segment.Head = next;
-        if (next >= 0) _prev[next] = prev; else segment.Tail = prev;
+        ref var n = ref _nodes[slot];
+        int prev = n.Prev, next = n.Next;
+        if (prev >= 0) _nodes[prev].Next = next; else segment.Head = next;
+        if (next >= 0) _nodes[next].Prev = prev; else segment.Tail = prev;
         segment.Count--;
         Debug.Assert(segment.Count >= 0 && (segment.Count == 0) == (segment.Head < 0), "segment links and count disagree");
     }
@@ -156,5 +147,39 @@ internal sealed class SegmentedLru
         public int Count;
 
         public static Segment Empty => new() { Head = -1, Tail = -1 };
+    }
+}
+
+/// <summary>What <see cref="SegmentedLru{TNodes}"/> needs of its storage: the node of a slot.</summary>
+internal interface ILruNodes
+{
+    ref LruNode this[int slot] { get; }
+}
+
+/// <summary>
+/// One slot's place in the eviction order: 13 bytes, packed so that it fits in the padding-free tail of a
+/// <see cref="UserSlot"/>. While a slot is free, <see cref="Next"/> is the next free slot.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+internal struct LruNode
+{
+    public int Prev;
+    public int Next;
+    /// <summary>The access tick when this slot was last moved to its segment's head.</summary>
+    public uint PromotedAt;
+    public byte Segment;
+}
+
+/// <summary>The policy's constants, and nodes in a plain array (tests, tools).</summary>
+internal static class SegmentedLru
+{
+    /// <summary>Protected's share of the resident users: 80 %, as in the SLRU and W-TinyLFU papers.</summary>
+    public const double ProtectedShare = 0.8;
+
+    public static SegmentedLru<ArrayNodes> OverArray(int slots) => new(new ArrayNodes(new LruNode[slots]));
+
+    internal readonly struct ArrayNodes(LruNode[] nodes) : ILruNodes
+    {
+        public ref LruNode this[int slot] => ref nodes[slot];
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using ReadStates.Core.Storage;
 using ReadStates.Core.Sync;
 
@@ -22,7 +23,7 @@ internal sealed partial class Shard
     private readonly long _capacity;
     private readonly StateArena _arena;
     private readonly UserIndex _index = new();
-    private readonly SegmentedLru _lru = new();
+    private readonly SegmentedLru<SlotNodes> _lru;
     private readonly DirtyQueue _dirty = new();
     private readonly EvictedUsers _evicted;
     private readonly ShardWatchers _watchers = new();
@@ -38,6 +39,8 @@ internal sealed partial class Shard
     private int _dirtyResident;
     private long _loads;
     private long _evictions;
+    /// <summary>Operations that found their user resident (or reinstated it from memory); written under the lock.</summary>
+    private long _served;
 
     public Shard(EngineShared shared, long capacity)
     {
@@ -45,6 +48,13 @@ internal sealed partial class Shard
         _capacity = capacity;
         _arena = new StateArena(shared.Options.MentionIdCap);
         _evicted = new EvictedUsers(shared);
+        _lru = new(new SlotNodes(this));
+    }
+
+    /// <summary>The eviction order's nodes live in the user slots (read through the shard: the array grows).</summary>
+    private readonly struct SlotNodes(Shard shard) : ILruNodes
+    {
+        public ref LruNode this[int slot] => ref shard._slots[slot].Lru;
     }
 
     private int MaxStates => _shared.Options.MaxStatesPerUser;
@@ -192,19 +202,28 @@ internal sealed partial class Shard
     // ---- residency ---------------------------------------------------------------------------------
 
     /// <summary>The resident slot of a user, reinstating an evicted dirty user from memory; -1 when it needs a store load.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Resolve(ulong userId)
     {
         AssertLocked();
         if (_index.TryGet(userId, out int slot))
         {
             _lru.Touch(slot);
+            _served++;
             return slot;
         }
+        return ReinstateEvicted(userId);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int ReinstateEvicted(ulong userId)
+    {
         if (_evicted.TryTake(userId, out var evicted))
         {
-            slot = InsertUser(userId, evicted.States, evicted.PersistedVersion, evicted.PersistedFloor);
+            int slot = InsertUser(userId, evicted.States, evicted.PersistedVersion, evicted.PersistedFloor);
             ReturnBatch(evicted.States);
             _lru.Touch(slot); // this call is the access that brought it back
+            _served++;
             MarkDirty(slot);
             EvictOverCapacity(slot);
             return slot;
@@ -226,11 +245,10 @@ internal sealed partial class Shard
         if (_freeSlot >= 0)
         {
             int s = _freeSlot;
-            _freeSlot = _slots[s].NextFree;
+            _freeSlot = _slots[s].Lru.Next;
             return s;
         }
         if (_slotHigh == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
-        _lru.EnsureCapacity(_slots.Length);
         return _slotHigh++;
     }
 
@@ -244,7 +262,7 @@ internal sealed partial class Shard
         Debug.Assert(!_index.TryGet(userId, out _), "user already resident");
         int slot = AllocSlot();
         ref var u = ref _slots[slot];
-        u = new UserSlot { UserId = userId, StatesStart = -1, NextFree = -1 };
+        u = new UserSlot { UserId = userId, StatesStart = -1 };
         if (batch.UserCount > 0)
         {
             var entry = batch.Users[0];
@@ -300,7 +318,7 @@ internal sealed partial class Shard
         _index.Remove(u.UserId);
         _lru.Remove(slot);
         u = default;
-        u.NextFree = _freeSlot;
+        u.Lru.Next = _freeSlot;
         _freeSlot = slot;
     }
 
@@ -461,6 +479,9 @@ internal sealed partial class Shard
                 if (_index.TryGet(user.UserId, out int slot) && _slots[slot].IsDirty) MarkDirty(slot);
         }
     }
+
+    /// <summary>Operations served from memory, retries after a load included (the engine subtracts those).</summary>
+    public long Served => Volatile.Read(ref _served);
 
     public ShardStats GetStats()
     {

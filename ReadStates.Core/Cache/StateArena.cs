@@ -12,7 +12,8 @@ namespace ReadStates.Core.Cache;
 /// </summary>
 internal sealed class StateArena
 {
-    private readonly SlabPool<CachedState> _cells = new(1, SlabPool<CachedState>.ChunkSize);
+    // A block holds at most what a user slot can count (16-bit counts): one cell short of a chunk.
+    private readonly SlabPool<CachedState> _cells = new(1, ushort.MaxValue);
 
     public StateArena(int mentionIdCap) => Mentions = new MentionArena(mentionIdCap);
 
@@ -89,7 +90,7 @@ internal sealed class StateArena
         if (keep == 0) return;
         u.StatesClass = (byte)_cells.ClassFor(keep);
         u.StatesStart = _cells.Rent(u.StatesClass);
-        u.Count = keep;
+        u.Count = (ushort)keep;
         var dst = _cells.Block(u.StatesStart, keep);
         bool sorted = true;
         int i = 0;
@@ -145,10 +146,10 @@ internal sealed class StateArena
             cells[kept++] = cells[i];
         }
         int dropped = cells.Length - kept;
-        u.Tombstones -= dropped;
-        u.Purging -= dropped;
-        u.Count = kept;
-        Debug.Assert(u.Tombstones >= 0 && u.Purging >= 0, "more tombstones dropped than counted");
+        Debug.Assert(u.Tombstones >= dropped && u.Purging >= dropped, "more tombstones dropped than counted");
+        u.Tombstones -= (ushort)dropped;
+        u.Purging -= (ushort)dropped;
+        u.Count = (ushort)kept;
         if (kept == 0 && u.StatesStart >= 0)
         {
             _cells.Return(u.StatesStart, u.StatesClass);

@@ -56,7 +56,7 @@ internal static class StateRules
             ref var s = ref c.State;
             if (s.IsDeleted || s.ParentId != parentId || messageId <= s.LastMessageId) continue;
             s.LastMessageId = messageId;
-            arena.Mentions.AckTo(ref c, messageId);
+            if (c.HasMentionBlock) arena.Mentions.AckTo(ref c, messageId); // most states hold no mention ids: no call
             s.Version = stamp.Next(ref u);
             acked++;
         }
@@ -156,7 +156,7 @@ internal static class StateRules
         if (cmd.MessageId > s.LastMessageId || (cmd.Manual && cmd.MessageId != s.LastMessageId))
         {
             s.LastMessageId = cmd.MessageId;
-            arena.Mentions.AckTo(ref c, cmd.MessageId);
+            if (c.HasMentionBlock) arena.Mentions.AckTo(ref c, cmd.MessageId); // most states hold no mention ids: no call
             changed = true;
         }
         else if (cmd.MessageId < s.LastMessageId)

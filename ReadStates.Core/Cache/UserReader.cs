@@ -11,14 +11,12 @@ internal static class UserReader
     {
         var cells = arena.Of(u);
         into.Begin(u.Version, u.Live);
-        AddTotals(cells, into);
-
         if (channelIds.IsEmpty)
         {
-            foreach (ref readonly var c in cells)
-                if (!c.State.IsDeleted) into.Add(c.State);
+            AddTotals(cells, into, copyLive: true);
             return;
         }
+        AddTotals(cells, into, copyLive: false);
 
         foreach (ulong channelId in SortedDistinct(channelIds, into))
         {
@@ -41,7 +39,7 @@ internal static class UserReader
         bool resync = from < u.SyncFloor;
         bool nothing = resync || from == u.Version;
         into.Begin(u.Version, u.Live, resync ? SyncStatus.ResyncRequired : SyncStatus.Changes, from, u.SyncFloor, nothing ? 0 : u.Retained);
-        AddTotals(cells, into);
+        AddTotals(cells, into, copyLive: false);
         if (nothing) return;
 
         if (channelIds.IsEmpty)
@@ -77,15 +75,21 @@ internal static class UserReader
 
     private static void ThrowAhead(ulong userId, ulong since, ulong current) => throw new VersionAheadException(userId, since, current);
 
-    private static void AddTotals(ReadOnlySpan<CachedState> cells, UserSnapshot into)
+    /// <summary>
+    /// Totals over the live states, and with <paramref name="copyLive"/> (a full read) their copies in the same
+    /// pass: a full read touches each cell once, and the copy loop keeps its count in a register.
+    /// </summary>
+    private static void AddTotals(ReadOnlySpan<CachedState> cells, UserSnapshot into, bool copyLive)
     {
         var totals = default(UserTotals);
         var parents = into.ParentBuffer;
+        var copies = copyLive ? into.StateBuffer : default;
         int parentCount = 0;
         foreach (ref readonly var c in cells)
         {
             ref readonly var s = ref c.State;
             if (s.IsDeleted) continue;
+            if (copyLive) copies[totals.States] = s;
             totals.States++;
             totals.TotalMentions += s.MentionCount;
             int withMentions = s.MentionCount > 0 ? 1 : 0;
@@ -98,6 +102,7 @@ internal static class UserReader
             parents[p].ChannelsWithMentions += withMentions;
         }
         into.SetTotals(totals);
+        if (copyLive) into.SetStateCount(totals.States);
         SortByParent(parents[..parentCount]);
         into.SetParentCount(parentCount);
     }

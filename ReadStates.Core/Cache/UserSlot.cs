@@ -1,8 +1,10 @@
 namespace ReadStates.Core.Cache;
 
 /// <summary>
-/// A resident user: where its states are and its versions. Lives in a struct array; its place in the
-/// eviction order is kept by <see cref="SegmentedLru"/> under the same slot index.
+/// A resident user: where its states are, its versions, and its place in the eviction order
+/// (<see cref="Lru"/>, kept by <see cref="SegmentedLru{TNodes}"/>). Lives in a struct array; 72 bytes, so that
+/// a call on a user reads two adjacent cache lines of it and nothing else of the shard's per-user data.
+/// Counts are 16-bit: a user holds at most <see cref="EngineOptions.MaxCellsPerUser"/> cells.
 /// </summary>
 internal struct UserSlot
 {
@@ -21,20 +23,20 @@ internal struct UserSlot
     /// <summary>Start of the states block in the arena; -1 when the user has no states.</summary>
     public int StatesStart;
     /// <summary>Entries in the states block, tombstones included, sorted by channel id.</summary>
-    public int Count;
-    public int Tombstones;
+    public ushort Count;
+    public ushort Tombstones;
     /// <summary>Tombstones at or below <see cref="SyncFloor"/>: compacted, kept only until the store has purged them.</summary>
-    public int Purging;
-    /// <summary>The next free slot while this one is free.</summary>
-    public int NextFree;
+    public ushort Purging;
     public byte StatesClass;
     /// <summary>In the shard's dirty queue.</summary>
     public bool Queued;
+    /// <summary>The eviction order's node; while the slot is free, its <see cref="LruNode.Next"/> is the next free slot.</summary>
+    public LruNode Lru;
 
     public readonly int Live => Count - Tombstones;
     /// <summary>Tombstones a sync read still reports (above the floor).</summary>
     public readonly int Retained => Tombstones - Purging;
     public readonly bool IsDirty => Version > PersistedVersion || SyncFloor > PersistedFloor;
     /// <summary>Cache capacity units: every resident user costs at least one.</summary>
-    public readonly long Units => Math.Max(1, Count);
+    public readonly long Units => Math.Max(1, (int)Count);
 }

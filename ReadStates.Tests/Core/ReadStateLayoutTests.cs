@@ -8,6 +8,18 @@ public sealed class ReadStateLayoutTests
     [Fact]
     public void ReadState_Is44Bytes_AndTheCacheCell48() => Assert.Equal((44, 48), (Unsafe.SizeOf<ReadState>(), Unsafe.SizeOf<ReadStates.Core.Cache.CachedState>()));
 
+    // The per-user record with its eviction-order node inside: 72 bytes, the node's ints 4-byte aligned.
+    [Fact]
+    public void UserSlot_Is72Bytes_WithItsLruNodeInside() =>
+        Assert.Equal((72, 13, 0), (Unsafe.SizeOf<ReadStates.Core.Cache.UserSlot>(), Unsafe.SizeOf<ReadStates.Core.Cache.LruNode>(),
+            LruNodeOffset() % 4));
+
+    private static int LruNodeOffset()
+    {
+        var slot = default(ReadStates.Core.Cache.UserSlot);
+        return (int)Unsafe.ByteOffset(ref Unsafe.As<ReadStates.Core.Cache.UserSlot, byte>(ref slot), ref Unsafe.As<ReadStates.Core.Cache.LruNode, byte>(ref slot.Lru));
+    }
+
     [Fact]
     public void PackedFields_RoundTrip_WithoutDisturbingEachOther()
     {

@@ -9,8 +9,7 @@ public sealed class SegmentedLruTests
     [Fact]
     public void NewUsers_AreEvictedOldestFirst_WhileNoneCameBack()
     {
-        var lru = new SegmentedLru();
-        lru.EnsureCapacity(8);
+        var lru = SegmentedLru.OverArray(8);
         for (int s = 0; s < 5; s++) lru.Add(s);
         Assert.Equal(0, lru.Victim(spare: -1));
         Assert.Equal(1, lru.Victim(spare: 0)); // the user being served is never the victim
@@ -22,8 +21,7 @@ public sealed class SegmentedLruTests
     [Fact]
     public void TheAccessThatMadeAUserResident_CountsOnce_TheNextPromotesIt()
     {
-        var lru = new SegmentedLru();
-        lru.EnsureCapacity(8);
+        var lru = SegmentedLru.OverArray(8);
         lru.Add(0);
         lru.Add(1);
         lru.Touch(0); // the call that loaded it
@@ -37,8 +35,7 @@ public sealed class SegmentedLruTests
     [Fact]
     public void Protected_KeepsAtMostItsShare_SpillingItsOldestBackToProbation()
     {
-        var lru = new SegmentedLru();
-        lru.EnsureCapacity(16);
+        var lru = SegmentedLru.OverArray(16);
         for (int s = 0; s < 10; s++)
         {
             lru.Add(s);
@@ -57,9 +54,8 @@ public sealed class SegmentedLruTests
     [Fact]
     public void AHotUser_SurvivesAOnePassScanOfColdUsers()
     {
-        var lru = new SegmentedLru();
         const int capacity = 100;
-        lru.EnsureCapacity(capacity + 1);
+        var lru = SegmentedLru.OverArray(capacity + 1);
         var resident = new HashSet<int>();
         int nextSlot = 0;
         var free = new Stack<int>();
@@ -109,8 +105,7 @@ public sealed class SegmentedLruTests
     [Fact]
     public void InsideProtected_ARecentlyPromotedUser_IsNotRelinked_AnOlderOneIs()
     {
-        var lru = new SegmentedLru();
-        lru.EnsureCapacity(64);
+        var lru = SegmentedLru.OverArray(64);
         for (int s = 0; s < 40; s++)
         {
             lru.Add(s);
