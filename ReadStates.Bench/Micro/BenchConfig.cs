@@ -30,7 +30,7 @@ internal static class BenchConfig
             .AddJob(j)
             .AddLogger(ConsoleLogger.Default)
             .AddColumnProvider(DefaultColumnProviders.Instance)
-            .AddColumn(StatisticColumn.Median)
+            .AddColumn(StatisticColumn.Median, StatisticColumn.Min)
             .AddExporter(MarkdownExporter.GitHub)
             .AddExporter(JsonExporter.Brief)
             .WithArtifactsPath(artifacts)

@@ -34,9 +34,11 @@ internal sealed class StateArena
     }
 
     /// <summary>Binary search by channel: the index, or the complement of where it would go.</summary>
-    public int Find(in UserSlot u, ulong channelId)
+    public int Find(in UserSlot u, ulong channelId) => Find(Of(u), channelId);
+
+    /// <summary>Binary search by channel in a block from <see cref="Of"/>.</summary>
+    public static int Find(ReadOnlySpan<CachedState> cells, ulong channelId)
     {
-        var cells = Of(u);
         int lo = 0, hi = cells.Length - 1;
         while (lo <= hi)
         {

@@ -22,10 +22,13 @@ internal static class StateRules
 {
     public static AckResult Ack(StateArena arena, ref UserSlot u, in AckCommand cmd, int maxStates, ref Stamp stamp)
     {
-        int index = arena.Find(u, cmd.ChannelId);
+        // The hot path of the service: one search, then the cell by reference (no second lookup).
+        var cells = arena.Of(u);
+        int index = StateArena.Find(cells, cmd.ChannelId);
         if (cmd.ExpectedVersion is { } expected) Expect(arena, u, index, cmd.ChannelId, expected, entryIndex: -1);
-        if (!arena.IsLive(u, index)) CheckRoom(u, 1, maxStates, entryIndex: -1);
-        return AckAt(arena, ref u, index, cmd, ref stamp);
+        if (index >= 0 && !cells[index].State.IsDeleted) return AckLive(arena, ref u, ref cells[index], cmd, ref stamp);
+        CheckRoom(u, 1, maxStates, entryIndex: -1);
+        return AckNew(arena, ref u, index, cmd, ref stamp);
     }
 
     public static void BulkAck(StateArena arena, ref UserSlot u, ReadOnlySpan<AckCommand> cmds, Span<AckResult> results, int maxStates, ref Stamp stamp)
@@ -140,17 +143,20 @@ internal static class StateRules
         return deleted;
     }
 
-    /// <summary>Applies an ack given the result of <see cref="StateArena.Find"/> for its channel.</summary>
-    private static AckResult AckAt(StateArena arena, ref UserSlot u, int index, in AckCommand cmd, ref Stamp stamp)
+    /// <summary>Applies an ack given the result of <see cref="StateArena.Find(in UserSlot, ulong)"/> for its channel.</summary>
+    private static AckResult AckAt(StateArena arena, ref UserSlot u, int index, in AckCommand cmd, ref Stamp stamp) =>
+        arena.IsLive(u, index) ? AckLive(arena, ref u, ref arena.At(u, index), cmd, ref stamp) : AckNew(arena, ref u, index, cmd, ref stamp);
+
+    private static AckResult AckNew(StateArena arena, ref UserSlot u, int index, in AckCommand cmd, ref Stamp stamp)
     {
-        if (!arena.IsLive(u, index))
-        {
-            index = Create(arena, ref u, index, cmd.ChannelId, cmd.Attributes, stamp.Next(ref u));
-            ref var created = ref arena.At(u, index).State;
-            created.LastMessageId = cmd.MessageId;
-            return new AckResult { Applied = true, State = created };
-        }
-        ref var c = ref arena.At(u, index);
+        index = Create(arena, ref u, index, cmd.ChannelId, cmd.Attributes, stamp.Next(ref u));
+        ref var created = ref arena.At(u, index).State;
+        created.LastMessageId = cmd.MessageId;
+        return new AckResult { Applied = true, State = created };
+    }
+
+    private static AckResult AckLive(StateArena arena, ref UserSlot u, ref CachedState c, in AckCommand cmd, ref Stamp stamp)
+    {
         ref var s = ref c.State;
         bool applied = true, changed = false;
         if (cmd.MessageId > s.LastMessageId || (cmd.Manual && cmd.MessageId != s.LastMessageId))
