@@ -4,6 +4,8 @@
 # SERVICE_DLL defaults to this tree's Release build; pass another build's ReadStates.dll for a before/after.
 # Needs redis-server (apt-get install -y redis-server) and `dotnet build -c Release` of ReadStates and the bench.
 # Writes bench-results/issue7/LABEL-*.json and prints compare's tables; /proc/loadavg before and after.
+# Env: RATES (2000,5000,10000), DURATION (20s), WARMUP (5s), SERVER_ARGS (extra service settings, e.g.
+# "--Engine:FlushInterval=30s"), SERVER_ENV (extra environment for the service, e.g. "DOTNET_GCgen0size=0x4000000").
 set -euo pipefail
 label=$1; shift
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -12,7 +14,8 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then dll=$1; shift; fi
 [ "${1:-}" = "--" ] && shift
 port=${RS_PORT:-5077}; rport=${REDIS_PORT:-6399}
 data="$(mktemp -d "${TMPDIR:-/tmp}/rs-compare.XXXXXX")"
-taskset -c 1 dotnet "$dll" --Urls "http://127.0.0.1:$port" --Storage:RocksDb:Path "$data" --Metrics:Enabled false \
+# shellcheck disable=SC2086 # SERVER_ENV and SERVER_ARGS are word lists on purpose
+env ${SERVER_ENV:-} taskset -c 1 dotnet "$dll" ${SERVER_ARGS:-} --Urls "http://127.0.0.1:$port" --Storage:RocksDb:Path "$data" --Metrics:Enabled false \
   --Logging:LogLevel:Default=Warning > "$data/service.log" 2>&1 &
 rs=$!
 taskset -c 1 redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no > "$data/redis.log" 2>&1 &
