@@ -78,6 +78,9 @@ public static class ReadStatesHost
             var problems = CheckConfiguration(app.Services);
             if (problems.Count > 0)
                 return Fail(ExitInvalidConfiguration, "invalid configuration", string.Join(Environment.NewLine + "  ", problems));
+            // Before the first request: on small core counts the runtime's minimum (the core count) lets a
+            // blocked worker stall the calls queued behind it.
+            app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.ApplyMinThreads();
             try
             {
                 await app.StartAsync().ConfigureAwait(false);

@@ -48,10 +48,34 @@ public sealed class ServiceOptions
     public bool InlineScheduling { get; set; }
 
     /// <summary>
+    /// The thread pool's minimum worker and I/O threads, raised to this at start (never lowered below the
+    /// runtime's own minimum, which is the core count). On one or two cores the runtime keeps about three
+    /// workers, and a worker blocked in a synchronous store call (a RocksDB write-behind batch, a load) left
+    /// requests queued for tens of milliseconds: 8 took p99 at 5,000 req/s on one core from 25–34 ms to
+    /// 3.6–4.3 ms (BENCHMARKS.md, "Thread-pool minimum"). 0 = the runtime's default.
+    /// </summary>
+    public int MinThreads { get; set; } = DefaultMinThreads;
+
+    public const int DefaultMinThreads = 8;
+    public const int MaxMinThreads = 1024;
+
+    /// <summary>
     /// Serves the internal <c>readstates.internal.diagnostics.Diagnostics</c> service (allocation and GC
     /// counters, an empty method) that ReadStates.Bench's <c>alloc</c> and <c>gc</c> modes read. Off in production.
     /// </summary>
     public bool BenchDiagnostics { get; set; }
+
+    /// <summary>Raises the thread pool's minimums to <see cref="MinThreads"/>; returns the worker minimum in effect.</summary>
+    public int ApplyMinThreads()
+    {
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        if (MinThreads > 0 && (workers < MinThreads || io < MinThreads))
+        {
+            ThreadPool.SetMinThreads(Math.Max(workers, MinThreads), Math.Max(io, MinThreads));
+            ThreadPool.GetMinThreads(out workers, out _);
+        }
+        return workers;
+    }
 
     public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds, StreamMaxInFlight);
 
@@ -70,6 +94,8 @@ public sealed class ServiceOptions
             errors.Add($"{nameof(MaxWatchSubscriptions)} must be between 1 and {MaxWatchSubscriptionsLimit}; got {MaxWatchSubscriptions}.");
         Check(errors, nameof(MaxWatchEventStates), MaxWatchEventStates);
         Check(errors, nameof(StreamMaxInFlight), StreamMaxInFlight);
+        if (MinThreads < 0 || MinThreads > MaxMinThreads)
+            errors.Add($"{nameof(MinThreads)} must be between 0 (the runtime's default) and {MaxMinThreads}; got {MinThreads}.");
         return errors;
     }
 
