@@ -24,9 +24,7 @@ internal static class ClientThreadPool
     /// <summary>Raises (never lowers) the minimum worker and IO threads to <paramref name="min"/>; 0 leaves the runtime's default.</summary>
     public static Setting Configure(int min)
     {
-        ThreadPool.GetMinThreads(out int worker, out int io);
-        int w = Math.Max(worker, min), i = Math.Max(io, min);
-        if (min > 0 && !ThreadPool.SetMinThreads(w, i)) (w, i) = (worker, io);
+        var (worker, io, w, i) = ReadStates.Hosting.ThreadPoolMinimum.Raise(min);
         return new Setting(Environment.ProcessorCount, CpusAllowed(Environment.ProcessId), worker, io, w, i);
     }
 

@@ -80,7 +80,7 @@ public static class ReadStatesHost
                 return Fail(ExitInvalidConfiguration, "invalid configuration", string.Join(Environment.NewLine + "  ", problems));
             // Before the first request: on small core counts the runtime's minimum (the core count) lets a
             // blocked worker stall the calls queued behind it.
-            app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.ApplyMinThreads();
+            ThreadPoolMinimum.Raise(app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.MinThreads);
             try
             {
                 await app.StartAsync().ConfigureAwait(false);

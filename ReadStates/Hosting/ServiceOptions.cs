@@ -65,18 +65,6 @@ public sealed class ServiceOptions
     /// </summary>
     public bool BenchDiagnostics { get; set; }
 
-    /// <summary>Raises the thread pool's minimums to <see cref="MinThreads"/>; returns the worker minimum in effect.</summary>
-    public int ApplyMinThreads()
-    {
-        ThreadPool.GetMinThreads(out int workers, out int io);
-        if (MinThreads > 0 && (workers < MinThreads || io < MinThreads))
-        {
-            ThreadPool.SetMinThreads(Math.Max(workers, MinThreads), Math.Max(io, MinThreads));
-            ThreadPool.GetMinThreads(out workers, out _);
-        }
-        return workers;
-    }
-
     public RequestLimits ToLimits() => new(MaxBulkAckEntries, MaxMentionUsers, MaxChannelIds, StreamMaxInFlight);
 
     public WatchLimits ToWatchLimits() => new(MaxWatchSubscriptions, MaxWatchEventStates);
