@@ -59,7 +59,7 @@ internal static class StateRules
             ref var s = ref c.State;
             if (s.IsDeleted || s.ParentId != parentId || messageId <= s.LastMessageId) continue;
             s.LastMessageId = messageId;
-            if (c.HasMentionBlock) arena.Mentions.AckTo(ref c, messageId); // most states hold no mention ids: no call
+            arena.Mentions.AckTo(ref c, messageId);
             s.Version = stamp.Next(ref u);
             acked++;
         }
@@ -162,7 +162,7 @@ internal static class StateRules
         if (cmd.MessageId > s.LastMessageId || (cmd.Manual && cmd.MessageId != s.LastMessageId))
         {
             s.LastMessageId = cmd.MessageId;
-            if (c.HasMentionBlock) arena.Mentions.AckTo(ref c, cmd.MessageId); // most states hold no mention ids: no call
+            arena.Mentions.AckTo(ref c, cmd.MessageId);
             changed = true;
         }
         else if (cmd.MessageId < s.LastMessageId)
