@@ -16,11 +16,7 @@ internal sealed partial class Shard
     /// <summary>Durable mode: from now on every change is recorded in <paramref name="log"/>.</summary>
     public void AttachLog(ShardLog log)
     {
-        lock (_lock)
-        {
-            _log = log;
-            UpdateFeatureFlag();
-        }
+        lock (_lock) _log = log;
     }
 
     /// <summary>

@@ -25,21 +25,12 @@ internal sealed partial class Shard
     /// <summary>Registers a subscription: every later change of its user marks it pending.</summary>
     public void Watch(ChangeSubscription subscription)
     {
-        lock (_lock)
-        {
-            _watchers.Add(subscription);
-            UpdateFeatureFlag();
-        }
+        lock (_lock) _watchers.Add(subscription);
     }
 
     public bool Unwatch(ChangeSubscription subscription)
     {
-        lock (_lock)
-        {
-            bool removed = _watchers.Remove(subscription);
-            UpdateFeatureFlag();
-            return removed;
-        }
+        lock (_lock) return _watchers.Remove(subscription);
     }
 
     public int WatchedUsers

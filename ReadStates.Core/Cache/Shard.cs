@@ -41,8 +41,6 @@ internal sealed partial class Shard
     private long _evictions;
     /// <summary>Operations that found their user resident (or reinstated it from memory); written under the lock.</summary>
     private long _served;
-    /// <summary>A change log is attached or someone watches a user here: <see cref="Finish"/> takes its slower path.</summary>
-    private bool _logOrWatchers;
 
     public Shard(EngineShared shared, long capacity)
     {
@@ -190,33 +188,16 @@ internal sealed partial class Shard
     private ChangeSubscription? Finish(int slot, long unitsBefore, bool wasDirty, in Stamp stamp)
     {
         AssertLocked();
-        ref var u = ref _slots[slot];
-        _units += u.Units - unitsBefore;
-        // One flag for the features most calls do not use (a change log, watchers): the common call tests it once.
-        if (_logOrWatchers) return FinishLoggedOrWatched(slot, wasDirty, stamp);
-        if (!stamp.Changed) return null;
-        Debug.Assert(u.IsDirty, "a change raises the version past the persisted one");
-        if (!wasDirty) _dirtyResident++;
-        MarkDirty(slot);
-        EvictOverCapacity(slot);
-        return null;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private ChangeSubscription? FinishLoggedOrWatched(int slot, bool wasDirty, in Stamp stamp)
-    {
+        _units += _slots[slot].Units - unitsBefore;
         if (_log is not null) LogCall(slot, stamp);
         if (!stamp.Changed) return null;
         if (!wasDirty && _slots[slot].IsDirty) _dirtyResident++;
-        // Read before eviction can reuse the slot.
+        // Read before eviction can reuse the slot; nobody watching costs one compare.
         var watchers = _watchers.Count == 0 ? null : _watchers.Of(_slots[slot].UserId);
         MarkDirty(slot);
         EvictOverCapacity(slot);
         return watchers;
     }
-
-    /// <summary>Recomputes <see cref="_logOrWatchers"/> after the log is attached or a subscription comes or goes (lock held).</summary>
-    private void UpdateFeatureFlag() => _logOrWatchers = _log is not null || _watchers.Count > 0;
 
     // ---- residency ---------------------------------------------------------------------------------
 
