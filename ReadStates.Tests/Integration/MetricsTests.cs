@@ -66,8 +66,11 @@ public sealed class MetricsTests
         await client.AddMentionsAsync(new AddMentionsRequest { ChannelId = 2, MessageId = 10, UserIds = { 1 } });
         await client.AddMentionsAsync(new AddMentionsRequest { ChannelId = 2, MessageId = 11, UserIds = { 1 } });
 
+        // A flush records its store-write duration inside the store call, then counts the flushed users, then
+        // the batch size: a scrape may land between them, so wait for all three.
         var text = await ScrapeUntilAsync(port, t =>
-            t.Value("readstates_cache_hits_total") >= 3 && t.Value("readstates_store_write_duration_seconds_count") >= 1);
+            t.Value("readstates_cache_hits_total") >= 3 && t.Value("readstates_store_write_duration_seconds_count") >= 1
+            && t.Value("readstates_store_flushed_users_total") >= 1 && t.Value("readstates_flush_batch_users_count") >= 1);
 
         AssertWellFormed(text);
         // Types and unit-suffixed names.
