@@ -91,7 +91,7 @@ internal static class GcCommand
         var rows = new JsonArray();
         var maxes = result.Intervals.Select(h => h.TotalCount == 0 ? double.NaN : h.GetMaxValue() / 1000.0).ToList();
         Console.WriteLine();
-        Console.WriteLine("| interval | requests | p50 ms | p99 ms | p99.9 ms | max ms | max / median of the others' max | GCs gen0/1/2 | longest GC pause ms | total GC pause ms |");
+        Console.WriteLine("| interval | requests | p50 ms | p99 ms | p99.9 ms | max ms | max / median of the others' max | GCs gen0/1/2 | longest GC pause ms (suspend + collect) | total GC pause ms |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
         double worstRatio = 0, longest = 0;
         for (int i = 0; i < result.Intervals.Count; i++)
@@ -103,16 +103,18 @@ internal static class GcCommand
             var others = maxes.Where((m, j) => j != i && !double.IsNaN(m)).Order().ToList();
             double ratio = others.Count == 0 ? double.NaN : maxes[i] / others[others.Count / 2];
             if (!double.IsNaN(ratio)) worstRatio = Math.Max(worstRatio, ratio);
-            double maxPause = inInterval.Count == 0 ? 0 : inInterval.Max(p => p.Ms);
+            var worst = inInterval.MaxBy(p => p.Ms);
+            double maxPause = worst?.Ms ?? 0;
             longest = Math.Max(longest, maxPause);
             string gens = $"{inInterval.Count(p => p.Generation == 0)}/{inInterval.Count(p => p.Generation == 1)}/{inInterval.Count(p => p.Generation == 2)}";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {i + 1} | {h.TotalCount:N0} | {h.GetValueAtPercentile(50) / 1000.0:0.000} | {h.GetValueAtPercentile(99) / 1000.0:0.000} | {h.GetValueAtPercentile(99.9) / 1000.0:0.000} | {maxes[i]:0.000} | {ratio:0.00}x | {gens} | {maxPause:0.000} | {inInterval.Sum(p => p.Ms):0.000} |"));
+                $"| {i + 1} | {h.TotalCount:N0} | {h.GetValueAtPercentile(50) / 1000.0:0.000} | {h.GetValueAtPercentile(99) / 1000.0:0.000} | {h.GetValueAtPercentile(99.9) / 1000.0:0.000} | {maxes[i]:0.000} | {ratio:0.00}x | {gens} | {maxPause:0.000} ({worst?.SuspendMs ?? 0:0.000} + {worst?.GcMs ?? 0:0.000}) | {inInterval.Sum(p => p.Ms):0.000} |"));
             rows.Add(new JsonObject
             {
                 ["interval"] = i + 1, ["requests"] = h.TotalCount, ["p50Ms"] = h.GetValueAtPercentile(50) / 1000.0, ["p99Ms"] = h.GetValueAtPercentile(99) / 1000.0,
                 ["p999Ms"] = h.GetValueAtPercentile(99.9) / 1000.0, ["maxMs"] = maxes[i], ["maxOverOthersMedian"] = double.IsNaN(ratio) ? null : Math.Round(ratio, 3),
-                ["gcs"] = gens, ["longestPauseMs"] = Math.Round(maxPause, 3), ["pauses"] = new JsonArray([.. inInterval.Select(p => (JsonNode)new JsonObject { ["ms"] = Math.Round(p.Ms, 3), ["gen"] = p.Generation, ["type"] = p.Type })]),
+                ["gcs"] = gens, ["longestPauseMs"] = Math.Round(maxPause, 3), ["pauses"] = new JsonArray([.. inInterval.Select(p => (JsonNode)new JsonObject { ["ms"] = Math.Round(p.Ms, 3), ["suspendMs"] = double.IsNaN(p.SuspendMs) ? null : Math.Round(p.SuspendMs, 3), ["gcMs"] = double.IsNaN(p.GcMs) ? null : Math.Round(p.GcMs, 3),
+                    ["promotedBytes"] = p.PromotedBytes, ["markedByRoot"] = new JsonObject([.. p.MarkedByRoot.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value))]), ["gen"] = p.Generation, ["type"] = p.Type })]),
             });
         }
         bool pausesOk = longest <= pauseTargetMs, minutesOk = worstRatio <= 3;

@@ -13,7 +13,11 @@ namespace ReadStates.Bench.Serving;
 /// </summary>
 internal sealed class RemoteGcPauses : IAsyncDisposable
 {
-    public sealed record Pause(DateTime At, double Ms, int Generation, string Type);
+    /// <summary>One pause: <paramref name="Ms"/> in all, of which <paramref name="SuspendMs"/> stopping the threads
+    /// (GCSuspendEEBegin to GCSuspendEEEnd) and <paramref name="GcMs"/> the collection itself (GCStart to GCEnd).
+    /// <paramref name="PromotedBytes"/>: what the collection kept (GCHeapStats); <paramref name="MarkedByRoot"/>: bytes marked from each root kind
+    /// (GCMarkWithType: stack, finalization queue, handles, older generation (cards), ...), which says where a collection's marking went.</summary>
+    public sealed record Pause(DateTime At, double Ms, int Generation, string Type, double SuspendMs, double GcMs, long PromotedBytes, IReadOnlyDictionary<string, long> MarkedByRoot);
 
     private readonly EventPipeSession _session;
     private readonly EventPipeEventSource _source;
@@ -21,6 +25,11 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<Pause> _pauses = [];
     private DateTime _suspendedAt;
+    private DateTime _suspendEnd;
+    private DateTime _gcStart;
+    private DateTime _gcEnd;
+    private long _promoted;
+    private Dictionary<string, long> _marked = [];
     private bool _forGc;
     private int _generation = -1;
     private string _type = "";
@@ -32,6 +41,13 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
         _source = new EventPipeEventSource(_session.EventStream);
         _source.Clr.GCSuspendEEStart += OnSuspend;
         _source.Clr.GCStart += OnStart;
+        _source.Clr.GCSuspendEEStop += e => { lock (_gate) _suspendEnd = e.TimeStamp; };
+        _source.Clr.GCStop += e => { lock (_gate) _gcEnd = e.TimeStamp; };
+        _source.Clr.GCHeapStats += e => { lock (_gate) _promoted = e.TotalPromotedSize0 + e.TotalPromotedSize1 + e.TotalPromotedSize2; };
+        _source.Clr.GCMarkWithType += e =>
+        {
+            lock (_gate) _marked[RootName(e.Type)] = _marked.GetValueOrDefault(RootName(e.Type)) + e.Promoted;
+        };
         _source.Clr.GCRestartEEStop += OnRestarted;
         _processing = Task.Run(() => _source.Process());
     }
@@ -50,6 +66,9 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
             _forGc = e.Reason is GCSuspendEEReason.SuspendForGC or GCSuspendEEReason.SuspendForGCPrep;
             _generation = -1;
             _type = "";
+            _suspendEnd = _gcStart = _gcEnd = default;
+            _promoted = 0;
+            _marked = [];
         }
     }
 
@@ -58,6 +77,7 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
         lock (_gate)
         {
             _generation = e.Depth;
+            _gcStart = e.TimeStamp;
             _type = e.Type.ToString();
         }
     }
@@ -67,10 +87,19 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
         lock (_gate)
         {
             if (_suspendedAt == default || !_forGc) return;
-            _pauses.Add(new Pause(e.TimeStamp, (e.TimeStamp - _suspendedAt).TotalMilliseconds, _generation, _type));
+            double suspend = _suspendEnd == default ? double.NaN : (_suspendEnd - _suspendedAt).TotalMilliseconds;
+            double gc = _gcStart == default || _gcEnd == default ? double.NaN : (_gcEnd - _gcStart).TotalMilliseconds;
+            _pauses.Add(new Pause(e.TimeStamp, (e.TimeStamp - _suspendedAt).TotalMilliseconds, _generation, _type, suspend, gc, _promoted, _marked));
             _suspendedAt = default;
         }
     }
+
+    // The runtime's GC root kinds (gcinterface.h, mark_root_type) as GCMarkWithType numbers them.
+    private static string RootName(int type) => type switch
+    {
+        0 => "stack", 1 => "finalizeQueue", 2 => "handles", 3 => "olderGen", 4 => "sizedRef", 5 => "overflow",
+        6 => "dependentHandles", 7 => "newFinalizeQueue", 8 => "steal", 9 => "bgc", _ => $"root{type}",
+    };
 
     public async ValueTask DisposeAsync()
     {

@@ -7,6 +7,7 @@
 # Env: RATES (2000,5000,10000), DURATION (20s), WARMUP (5s), SERVER_ARGS (extra service settings, e.g.
 # "--Engine:FlushInterval=30s"), SERVER_ENV (extra environment for the service, e.g. "DOTNET_GCgen0size=0x4000000").
 set -euo pipefail
+command -v redis-server > /dev/null || { echo "compare-pinned: redis-server is not installed (apt-get install -y redis-server)" >&2; exit 2; }
 label=$1; shift
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 dll="$root/ReadStates/bin/Release/net10.0/ReadStates.dll"
