@@ -69,4 +69,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(1022, LogLevel.Information, "Change log stopped: {Groups} groups, {Waits} calls waited, {Syncs} syncs averaging {SyncMicros:F0} µs, {Bytes} bytes written")]
     public static partial void LogStopped(ILogger logger, long groups, long waits, long syncs, double syncMicros, long bytes);
+
+    [LoggerMessage(1023, LogLevel.Warning, "The write-behind thread runs at normal priority (Engine:WriteBehindPriority=low could not be applied: {Why}); flush passes share the cores evenly with calls")]
+    public static partial void PriorityNotLowered(ILogger logger, string? why);
 }

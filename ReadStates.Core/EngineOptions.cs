@@ -9,6 +9,15 @@ public enum DurabilityMode
     Durable,
 }
 
+/// <summary>The OS scheduling priority of the write-behind thread. See docs/engine.md, "Write-behind".</summary>
+public enum WriteBehindPriority
+{
+    /// <summary>The process's own priority.</summary>
+    Normal,
+    /// <summary>Nice +10 on Linux (elsewhere: normal): a request's thread takes the core from a flush pass at once.</summary>
+    Low,
+}
+
 /// <summary>Engine settings, frozen at start. Bound from the <c>Engine</c> configuration section.</summary>
 public sealed class EngineOptions
 {
@@ -29,6 +38,13 @@ public sealed class EngineOptions
 
     /// <summary>Users per store write call.</summary>
     public int FlushBatchUsers { get; set; } = 512;
+
+    /// <summary>
+    /// The OS priority of the thread that runs write-behind (collecting dirty users, encoding them, the store's
+    /// write). Low by default: a pass is milliseconds of CPU, and on one or two cores it would otherwise share
+    /// them evenly with the threads answering calls.
+    /// </summary>
+    public WriteBehindPriority WriteBehindPriority { get; set; } = WriteBehindPriority.Low;
 
     /// <summary>
     /// States of evicted dirty users that may wait for the store. Past it, writes get RESOURCE_EXHAUSTED
@@ -131,6 +147,8 @@ public sealed class EngineOptions
             errors.Add($"MaxStatesPerUser + MaxTombstonesPerUser must be at most {MaxCellsPerUser}; got {MaxStatesPerUser} + {MaxTombstonesPerUser}.");
         if (ShutdownFlushTimeout < TimeSpan.Zero || ShutdownFlushTimeout > MaxShutdownFlushTimeout)
             errors.Add($"ShutdownFlushTimeout must be between 0 and 1 hour; got {ShutdownFlushTimeout}.");
+        if (!Enum.IsDefined(WriteBehindPriority))
+            errors.Add($"WriteBehindPriority must be 'normal' or 'low'; got '{WriteBehindPriority}'.");
         if (!Enum.IsDefined(Durability))
             errors.Add($"Durability must be 'deferred' or 'durable'; got '{Durability}'.");
         if (LogCompactBytes < 1 << 20)

@@ -68,7 +68,7 @@ public sealed partial class ReadStateEngine
         }
         EngineLog.Started(_shared.Logger, _shards.Length, Options.CapacityStates, Options.FlushInterval);
         Interlocked.Exchange(ref _lastCompletedPass, _time.GetTimestamp());
-        _loop = Task.Run(LoopAsync);
+        _loop = StartWriteBehindThread();
         _refusing = false;
     }
 

@@ -45,7 +45,45 @@ public sealed partial class ReadStateEngine
         }
     }
 
-    private async Task LoopAsync()
+    /// <summary>The write-behind thread's name, as the OS shows it (at most 15 characters on Linux).</summary>
+    public const string WriteBehindThreadName = "rs-write-behind";
+
+    /// <summary>
+    /// Write-behind runs on a thread of its own rather than on the thread pool: a pass (copying dirty users,
+    /// encoding them, RocksDB's synchronous write) is milliseconds of CPU, which on a pool worker delays every
+    /// call queued behind it and shares a small core count evenly with the calls. Its own thread, at a lower OS
+    /// priority (<see cref="EngineOptions.WriteBehindPriority"/>), is preempted as soon as a call's thread wakes.
+    /// A store that completes asynchronously (ScyllaDB) still runs its I/O on the pool; this thread waits for it.
+    /// </summary>
+    private Task StartWriteBehindThread()
+    {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                if (Options.WriteBehindPriority == WriteBehindPriority.Low && !ThreadNice.TryLowerCurrent(WriteBehindNice, out string? why))
+                    EngineLog.PriorityNotLowered(_shared.Logger, why);
+                Loop();
+                ended.SetResult();
+            }
+            catch (Exception ex)
+            {
+                ended.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = WriteBehindThreadName,
+        };
+        thread.Start();
+        return ended.Task;
+    }
+
+    /// <summary>The nice value of a low-priority write-behind thread: below every call's thread, above idle work.</summary>
+    internal const int WriteBehindNice = 10;
+
+    private void Loop()
     {
         // Half the interval between passes: a change waits at most one interval plus one write.
         var period = Options.FlushInterval / 2;
@@ -53,9 +91,9 @@ public sealed partial class ReadStateEngine
         {
             try
             {
-                await _wakeSignal.WaitAsync(period, _stop.Token).ConfigureAwait(false);
+                _wakeSignal.Wait(period, _stop.Token);
                 SweepTombstonesIfDue();
-                await FlushOnceAsync(_stop.Token).ConfigureAwait(false);
+                FlushOnceAsync(_stop.Token).GetAwaiter().GetResult();
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
