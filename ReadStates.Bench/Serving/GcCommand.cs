@@ -114,7 +114,7 @@ internal static class GcCommand
                 ["interval"] = i + 1, ["requests"] = h.TotalCount, ["p50Ms"] = h.GetValueAtPercentile(50) / 1000.0, ["p99Ms"] = h.GetValueAtPercentile(99) / 1000.0,
                 ["p999Ms"] = h.GetValueAtPercentile(99.9) / 1000.0, ["maxMs"] = maxes[i], ["maxOverOthersMedian"] = double.IsNaN(ratio) ? null : Math.Round(ratio, 3),
                 ["gcs"] = gens, ["longestPauseMs"] = Math.Round(maxPause, 3), ["pauses"] = new JsonArray([.. inInterval.Select(p => (JsonNode)new JsonObject { ["ms"] = Math.Round(p.Ms, 3), ["suspendMs"] = double.IsNaN(p.SuspendMs) ? null : Math.Round(p.SuspendMs, 3), ["gcMs"] = double.IsNaN(p.GcMs) ? null : Math.Round(p.GcMs, 3),
-                    ["promotedBytes"] = p.PromotedBytes, ["markedByRoot"] = new JsonObject([.. p.MarkedByRoot.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value))]), ["gen"] = p.Generation, ["type"] = p.Type })]),
+                    ["promotedBytes"] = p.PromotedBytes, ["gcHandles"] = p.GcHandles, ["pinnedObjects"] = p.PinnedObjects, ["markedByRoot"] = new JsonObject([.. p.MarkedByRoot.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value))]), ["gen"] = p.Generation, ["type"] = p.Type })]),
             });
         }
         bool pausesOk = longest <= pauseTargetMs, minutesOk = worstRatio <= 3;

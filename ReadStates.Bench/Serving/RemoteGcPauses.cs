@@ -16,8 +16,9 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
     /// <summary>One pause: <paramref name="Ms"/> in all, of which <paramref name="SuspendMs"/> stopping the threads
     /// (GCSuspendEEBegin to GCSuspendEEEnd) and <paramref name="GcMs"/> the collection itself (GCStart to GCEnd).
     /// <paramref name="PromotedBytes"/>: what the collection kept (GCHeapStats); <paramref name="MarkedByRoot"/>: bytes marked from each root kind
-    /// (GCMarkWithType: stack, finalization queue, handles, older generation (cards), ...), which says where a collection's marking went.</summary>
-    public sealed record Pause(DateTime At, double Ms, int Generation, string Type, double SuspendMs, double GcMs, long PromotedBytes, IReadOnlyDictionary<string, long> MarkedByRoot);
+    /// (GCMarkWithType: stack, finalization queue, handles, older generation (cards), ...), which says where a collection's marking went; <paramref name="GcHandles"/> and <paramref name="PinnedObjects"/>: what it had to consider besides.</summary>
+    public sealed record Pause(DateTime At, double Ms, int Generation, string Type, double SuspendMs, double GcMs, long PromotedBytes, IReadOnlyDictionary<string, long> MarkedByRoot,
+        long GcHandles, long PinnedObjects);
 
     private readonly EventPipeSession _session;
     private readonly EventPipeEventSource _source;
@@ -29,6 +30,8 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
     private DateTime _gcStart;
     private DateTime _gcEnd;
     private long _promoted;
+    private long _handles;
+    private long _pinned;
     private Dictionary<string, long> _marked = [];
     private bool _forGc;
     private int _generation = -1;
@@ -43,7 +46,15 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
         _source.Clr.GCStart += OnStart;
         _source.Clr.GCSuspendEEStop += e => { lock (_gate) _suspendEnd = e.TimeStamp; };
         _source.Clr.GCStop += e => { lock (_gate) _gcEnd = e.TimeStamp; };
-        _source.Clr.GCHeapStats += e => { lock (_gate) _promoted = e.TotalPromotedSize0 + e.TotalPromotedSize1 + e.TotalPromotedSize2; };
+        _source.Clr.GCHeapStats += e =>
+        {
+            lock (_gate)
+            {
+                _promoted = e.TotalPromotedSize0 + e.TotalPromotedSize1 + e.TotalPromotedSize2;
+                _handles = e.GCHandleCount;
+                _pinned = e.PinnedObjectCount;
+            }
+        };
         _source.Clr.GCMarkWithType += e =>
         {
             lock (_gate) _marked[RootName(e.Type)] = _marked.GetValueOrDefault(RootName(e.Type)) + e.Promoted;
@@ -89,7 +100,7 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
             if (_suspendedAt == default || !_forGc) return;
             double suspend = _suspendEnd == default ? double.NaN : (_suspendEnd - _suspendedAt).TotalMilliseconds;
             double gc = _gcStart == default || _gcEnd == default ? double.NaN : (_gcEnd - _gcStart).TotalMilliseconds;
-            _pauses.Add(new Pause(e.TimeStamp, (e.TimeStamp - _suspendedAt).TotalMilliseconds, _generation, _type, suspend, gc, _promoted, _marked));
+            _pauses.Add(new Pause(e.TimeStamp, (e.TimeStamp - _suspendedAt).TotalMilliseconds, _generation, _type, suspend, gc, _promoted, _marked, _handles, _pinned));
             _suspendedAt = default;
         }
     }
