@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ReadStates.Core;
 
 namespace ReadStates.Tests.Core;
