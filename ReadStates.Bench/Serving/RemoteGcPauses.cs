@@ -57,7 +57,8 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
         };
         _source.Clr.GCMarkWithType += e =>
         {
-            lock (_gate) _marked[RootName(e.Type)] = _marked.GetValueOrDefault(RootName(e.Type)) + e.Promoted;
+            string root = RootName(e.Type);
+            lock (_gate) _marked[root] = _marked.GetValueOrDefault(root) + e.Promoted;
         };
         _source.Clr.GCRestartEEStop += OnRestarted;
         _processing = Task.Run(() => _source.Process());
@@ -78,7 +79,7 @@ internal sealed class RemoteGcPauses : IAsyncDisposable
             _generation = -1;
             _type = "";
             _suspendEnd = _gcStart = _gcEnd = default;
-            _promoted = 0;
+            _promoted = _handles = _pinned = 0;
             _marked = [];
         }
     }
