@@ -1,3 +1,4 @@
+using ReadStates.Core;
 using ReadStates.Core.Cache;
 using ReadStates.Core.Memory;
 
@@ -35,6 +36,25 @@ public sealed class CacheStructuresTests
             }
         }
         for (ulong k = 1; k < 3000; k++) Assert.Equal(model.ContainsKey(k), index.TryGet(k, out _));
+    }
+
+    [Fact]
+    public void StateArenaFind_AgreesWithArrayBinarySearch_ForEveryBlockSizeAndKey()
+    {
+        // Blocks of 0..70 sorted channels (odd ids, so every even id is absent and has an insertion point),
+        // probed with every present id, every gap between them and both ends.
+        for (int n = 0; n <= 70; n++)
+        {
+            var channels = new ulong[n];
+            var cells = new CachedState[n];
+            for (int i = 0; i < n; i++)
+            {
+                channels[i] = (ulong)(2 * i + 1);
+                cells[i] = new CachedState(new ReadState { ChannelId = channels[i] });
+            }
+            for (ulong key = 0; key <= (ulong)(2 * n + 2); key++)
+                Assert.Equal(Array.BinarySearch(channels, key), StateArena.Find(cells, key));
+        }
     }
 
     [Fact]
