@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ReadStates.Core.Cache;
@@ -101,10 +102,22 @@ public sealed partial class ReadStateEngine : IAsyncDisposable
     private ValueTask<TResult> Run<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
         where TOp : struct, IUserOperation<TResult>
     {
+        // A durable write's result travels on to the change log's waiter; on a path of its own, that use of the
+        // whole result does not make the JIT keep this path's result in memory and copy it (stalled copies).
+        if (_changeLog is not null && op.Writes) return RunDurable<TOp, TResult>(userId, op, ct);
         int index = ShardIndex(userId);
-        var shard = _shards[index];
-        if (op.TryRun(shard, userId, out var result))
-            return _changeLog is null || !op.Writes ? new(result) : _changeLog.WhenDurable(ChangeLog.TakeTicket(), result);
+        if (op.TryRun(_shards[index], userId, out var result)) return new(result);
+        _counters.Miss(index);
+        return RunAfterLoadAsync<TOp, TResult>(index, userId, op, ct);
+    }
+
+    /// <summary><see cref="Run"/> for a write in durable mode: answered once the change log has it on disk.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<TResult> RunDurable<TOp, TResult>(ulong userId, TOp op, CancellationToken ct)
+        where TOp : struct, IUserOperation<TResult>
+    {
+        int index = ShardIndex(userId);
+        if (op.TryRun(_shards[index], userId, out var result)) return _changeLog!.WhenDurable(ChangeLog.TakeTicket(), result);
         _counters.Miss(index);
         return RunAfterLoadAsync<TOp, TResult>(index, userId, op, ct);
     }
