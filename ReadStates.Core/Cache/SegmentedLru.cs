@@ -12,9 +12,11 @@ namespace ReadStates.Core.Cache;
 /// <list type="bullet">
 /// <item>A user made resident enters the head of <b>probation</b>. The access that made it resident
 /// (a load or a reinstated eviction) counts as its first; the next access promotes it.</item>
-/// <item>A user accessed again while in probation moves to the head of <b>protected</b>. Protected holds at
-/// most <see cref="SegmentedLru.ProtectedShare"/> of the resident users; past that, its least recent user drops back
-/// to the head of probation, where one more access saves it.</item>
+/// <item>A user accessed again while in probation moves to the head of <b>protected</b>. When the shard
+/// evicts, protected keeps at most <see cref="SegmentedLru.ProtectedShare"/> of the resident users: each victim
+/// chosen first moves up to <see cref="SegmentedLru.DemotionsPerVictim"/> of its least recent users back to the
+/// head of probation, where one more access saves them. A shard under capacity enforces no share, so users
+/// coming back in turn (every user of a small shard) cost one relink, not a promotion and a demotion.</item>
 /// <item>Victims come from the tail of probation, and from protected only when probation is empty.</item>
 /// </list>
 /// So users seen once (a one-pass scan: a backfill, a bot walking every account) churn probation and
@@ -81,7 +83,6 @@ internal sealed class SegmentedLru<TNodes>(TNodes nodes) where TNodes : struct, 
                 PushFront(ref _protected, slot);
                 n.Segment = Protected;
                 n.PromotedAt = tick;
-                if (_protected.Count > Math.Max(1, (int)(Count * SegmentedLru.ProtectedShare))) Demote();
                 return;
             default:
                 Debug.Fail("touching a slot that is not in the LRU");
@@ -103,6 +104,9 @@ internal sealed class SegmentedLru<TNodes>(TNodes nodes) where TNodes : struct, 
     /// <summary>The user to evict next, never <paramref name="spare"/> (the one being served); -1 when there is none.</summary>
     public int Victim(int spare)
     {
+        // Protected's share is enforced here, when the shard must evict, a few users per victim: a shard under
+        // capacity never shuffles users between the segments.
+        for (int i = 0; i < SegmentedLru.DemotionsPerVictim && _protected.Count > ProtectedLimit; i++) Demote();
         int v = _probation.Tail;
         if (v >= 0 && v == spare) v = _nodes[v].Prev;
         if (v >= 0) return v;
@@ -110,6 +114,8 @@ internal sealed class SegmentedLru<TNodes>(TNodes nodes) where TNodes : struct, 
         if (v >= 0 && v == spare) v = _nodes[v].Prev;
         return v;
     }
+
+    private int ProtectedLimit => Math.Max(1, (int)(Count * SegmentedLru.ProtectedShare));
 
     private void Demote()
     {
@@ -175,6 +181,9 @@ internal static class SegmentedLru
 {
     /// <summary>Protected's share of the resident users: 80 %, as in the SLRU and W-TinyLFU papers.</summary>
     public const double ProtectedShare = 0.8;
+
+    /// <summary>Users over protected's share moved back to probation each time a victim is chosen.</summary>
+    public const int DemotionsPerVictim = 2;
 
     public static SegmentedLru<ArrayNodes> OverArray(int slots) => new(new ArrayNodes(new LruNode[slots]));
 

@@ -33,7 +33,7 @@ public sealed class SegmentedLruTests
     }
 
     [Fact]
-    public void Protected_KeepsAtMostItsShare_SpillingItsOldestBackToProbation()
+    public void Protected_KeepsItsShare_WhenAVictimIsChosen_SpillingItsOldestBackToProbation()
     {
         var lru = SegmentedLru.OverArray(16);
         for (int s = 0; s < 10; s++)
@@ -42,13 +42,39 @@ public sealed class SegmentedLruTests
             lru.Touch(s);
             lru.Touch(s);
         }
+        // Nothing had to be evicted yet, so no touch moved users back: all ten came back, all ten are protected.
+        Assert.Equal(10, lru.ProtectedCount);
+        int victim = lru.Victim(spare: -1);
+        // Choosing a victim enforces the share: the first users promoted were spilled to probation, the first of them is the victim.
         Assert.Equal((int)(10 * SegmentedLru.ProtectedShare), lru.ProtectedCount);
-        // The first users promoted were spilled: they are in probation again, the next victims.
         Assert.False(lru.IsProtected(0));
         Assert.False(lru.IsProtected(1));
         Assert.True(lru.IsProtected(9));
-        int victim = lru.Victim(spare: -1);
-        Assert.True(victim is 0 or 1, $"victim {victim}");
+        Assert.Equal(0, victim);
+    }
+
+    [Fact]
+    public void UnderEvictions_ProtectedComesDownToItsShare_AFewUsersPerVictim()
+    {
+        var lru = SegmentedLru.OverArray(64);
+        for (int s = 0; s < 50; s++)
+        {
+            lru.Add(s);
+            lru.Touch(s);
+            lru.Touch(s);
+        }
+        var evicted = new List<int>();
+        for (int i = 0; i < 10; i++)
+        {
+            int before = lru.ProtectedCount;
+            int victim = lru.Victim(spare: -1);
+            Assert.True(before - lru.ProtectedCount <= SegmentedLru.DemotionsPerVictim, "a bounded amount of work per victim");
+            lru.Remove(victim);
+            evicted.Add(victim);
+        }
+        Assert.True(lru.ProtectedCount <= (int)(lru.Count * SegmentedLru.ProtectedShare), $"protected {lru.ProtectedCount} of {lru.Count}");
+        // Victims are the least recently promoted users, in order.
+        Assert.Equal(Enumerable.Range(0, 10), evicted);
     }
 
     [Fact]
