@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using ReadStates.Bench.Cli;
 
 namespace ReadStates.Bench.Serving;
 
@@ -71,7 +72,8 @@ internal sealed class ServiceChild : IAsyncDisposable
             lock (log) text = log.ToString();
             TryDelete(dataDir);
             string what = first == exited ? $"exited with code {process.ExitCode}" : $"did not start within {timeout.TotalSeconds:0} s";
-            throw new InvalidOperationException($"The service {what}:{Environment.NewLine}{text}");
+            // Usually the caller's own --server-settings/--server-env (the service names the bad one): said once, no stack trace.
+            throw new UsageException($"The service {what}:{Environment.NewLine}{text.TrimEnd()}");
         }
         var child = new ServiceChild(process, dataDir, await listening.Task);
         lock (log) child._log.Append(log);
