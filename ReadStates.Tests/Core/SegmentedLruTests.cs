@@ -35,13 +35,7 @@ public sealed class SegmentedLruTests
     [Fact]
     public void Protected_KeepsItsShare_WhenAVictimIsChosen_SpillingItsOldestBackToProbation()
     {
-        var lru = SegmentedLru.OverArray(16);
-        for (int s = 0; s < 10; s++)
-        {
-            lru.Add(s);
-            lru.Touch(s);
-            lru.Touch(s);
-        }
+        var lru = UsersWhoCameBack(10, slots: 16);
         // Nothing had to be evicted yet, so no touch moved users back: all ten came back, all ten are protected.
         Assert.Equal(10, lru.ProtectedCount);
         int victim = lru.Victim(spare: -1);
@@ -56,13 +50,7 @@ public sealed class SegmentedLruTests
     [Fact]
     public void UnderEvictions_ProtectedComesDownToItsShare_AFewUsersPerVictim()
     {
-        var lru = SegmentedLru.OverArray(64);
-        for (int s = 0; s < 50; s++)
-        {
-            lru.Add(s);
-            lru.Touch(s);
-            lru.Touch(s);
-        }
+        var lru = UsersWhoCameBack(50, slots: 64);
         var evicted = new List<int>();
         for (int i = 0; i < 10; i++)
         {
@@ -131,25 +119,34 @@ public sealed class SegmentedLruTests
     [Fact]
     public void InsideProtected_ARecentlyPromotedUser_IsNotRelinked_AnOlderOneIs()
     {
-        var lru = SegmentedLru.OverArray(64);
-        for (int s = 0; s < 40; s++)
-        {
-            lru.Add(s);
-            lru.Touch(s);
-            lru.Touch(s);
-        }
-        // 32 protected; slot 39 was promoted last, and touching it again right away keeps it where it is.
+        var lru = UsersWhoCameBack(40, slots: 64); // all 40 protected: nothing was evicted yet
+        // Slot 39 was promoted last; touching it again right away keeps it where it is.
         lru.Touch(39);
         Assert.True(lru.IsProtected(39));
-        // The oldest protected user, touched now, moves to the head: it is no longer the next to spill.
-        int oldestProtected = Enumerable.Range(0, 40).First(lru.IsProtected);
-        lru.Touch(oldestProtected);
-        for (int s = 40; s < 44; s++)
+        // The oldest protected user, touched now, moves to the head: when victims are chosen and protected is
+        // brought down to its share, it is not spilled; the users promoted after it, and not seen since, are.
+        lru.Touch(0);
+        var victims = new List<int>();
+        for (int i = 0; i < 4; i++)
+        {
+            int victim = lru.Victim(spare: -1);
+            lru.Remove(victim);
+            victims.Add(victim);
+        }
+        Assert.True(lru.IsProtected(0));
+        Assert.Equal([1, 2, 3, 4], victims);
+    }
+
+    /// <summary>Slots 0..users-1 made resident and each seen once more, in order: all in protected, oldest promotion first.</summary>
+    private static SegmentedLru<SegmentedLru.ArrayNodes> UsersWhoCameBack(int users, int slots)
+    {
+        var lru = SegmentedLru.OverArray(slots);
+        for (int s = 0; s < users; s++)
         {
             lru.Add(s);
-            lru.Touch(s);
-            lru.Touch(s);
+            lru.Touch(s); // the access that made it resident
+            lru.Touch(s); // it came back: promoted
         }
-        Assert.True(lru.IsProtected(oldestProtected));
+        return lru;
     }
 }
