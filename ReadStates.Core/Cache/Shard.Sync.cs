@@ -15,9 +15,9 @@ internal sealed partial class Shard
     {
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) return false;
-            UserReader.ReadChanges(_arena, _slots[slot], since, channelIds, into);
+            UserReader.ReadChanges(_arena, u, since, channelIds, into);
             return true;
         }
     }

@@ -66,11 +66,11 @@ internal sealed partial class Shard
         ChangeSubscription? watchers;
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { result = default; return false; }
-            var (stamp, units, wasDirty) = Begin(slot);
-            result = StateRules.Ack(_arena, ref _slots[slot], cmd, MaxStates, ref stamp);
-            watchers = Finish(slot, units, wasDirty, stamp);
+            var (stamp, units, wasDirty) = Begin(ref u);
+            result = StateRules.Ack(_arena, ref u, cmd, MaxStates, ref stamp);
+            watchers = Finish(slot, ref u, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -81,11 +81,11 @@ internal sealed partial class Shard
         ChangeSubscription? watchers;
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) return false;
-            var (stamp, units, wasDirty) = Begin(slot);
-            StateRules.BulkAck(_arena, ref _slots[slot], cmds, results, MaxStates, ref stamp);
-            watchers = Finish(slot, units, wasDirty, stamp);
+            var (stamp, units, wasDirty) = Begin(ref u);
+            StateRules.BulkAck(_arena, ref u, cmds, results, MaxStates, ref stamp);
+            watchers = Finish(slot, ref u, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -96,11 +96,11 @@ internal sealed partial class Shard
         ChangeSubscription? watchers;
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { acked = 0; return false; }
-            var (stamp, units, wasDirty) = Begin(slot);
-            acked = StateRules.AckParent(_arena, ref _slots[slot], parentId, messageId, expectedUserVersion, ref stamp);
-            watchers = Finish(slot, units, wasDirty, stamp);
+            var (stamp, units, wasDirty) = Begin(ref u);
+            acked = StateRules.AckParent(_arena, ref u, parentId, messageId, expectedUserVersion, ref stamp);
+            watchers = Finish(slot, ref u, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -111,11 +111,11 @@ internal sealed partial class Shard
         ChangeSubscription? watchers;
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { result = default; return false; }
-            var (stamp, units, wasDirty) = Begin(slot);
-            result = StateRules.AckPins(_arena, ref _slots[slot], channelId, timestamp, attributes, expectedVersion, MaxStates, ref stamp);
-            watchers = Finish(slot, units, wasDirty, stamp);
+            var (stamp, units, wasDirty) = Begin(ref u);
+            result = StateRules.AckPins(_arena, ref u, channelId, timestamp, attributes, expectedVersion, MaxStates, ref stamp);
+            watchers = Finish(slot, ref u, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -126,11 +126,11 @@ internal sealed partial class Shard
         ChangeSubscription? watchers;
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { outcome = default; return false; }
-            var (stamp, units, wasDirty) = Begin(slot);
-            outcome = StateRules.AddMention(_arena, ref _slots[slot], channelId, messageId, attributes, MaxStates, ref stamp);
-            watchers = Finish(slot, units, wasDirty, stamp);
+            var (stamp, units, wasDirty) = Begin(ref u);
+            outcome = StateRules.AddMention(_arena, ref u, channelId, messageId, attributes, MaxStates, ref stamp);
+            watchers = Finish(slot, ref u, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -141,11 +141,11 @@ internal sealed partial class Shard
         ChangeSubscription? watchers;
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { removed = false; return false; }
-            var (stamp, units, wasDirty) = Begin(slot);
-            removed = StateRules.RemoveMention(_arena, ref _slots[slot], channelId, messageId, ref stamp);
-            watchers = Finish(slot, units, wasDirty, stamp);
+            var (stamp, units, wasDirty) = Begin(ref u);
+            removed = StateRules.RemoveMention(_arena, ref u, channelId, messageId, ref stamp);
+            watchers = Finish(slot, ref u, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -156,12 +156,12 @@ internal sealed partial class Shard
         ChangeSubscription? watchers;
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { deleted = 0; return false; }
-            var (stamp, units, wasDirty) = Begin(slot);
-            deleted = StateRules.Delete(_arena, ref _slots[slot], channelIds, all, expectedVersions, expectedUserVersion,
+            var (stamp, units, wasDirty) = Begin(ref u);
+            deleted = StateRules.Delete(_arena, ref u, channelIds, all, expectedVersions, expectedUserVersion,
                 _shared.NowMs(), _shared.Options.MaxTombstonesPerUser, ref stamp);
-            watchers = Finish(slot, units, wasDirty, stamp);
+            watchers = Finish(slot, ref u, units, wasDirty, stamp);
         }
         ChangeSubscription.NotifyAll(watchers);
         return true;
@@ -172,47 +172,55 @@ internal sealed partial class Shard
     {
         lock (_lock)
         {
-            int slot = Resolve(userId);
+            ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) return false;
-            UserReader.Read(_arena, _slots[slot], channelIds, into);
+            UserReader.Read(_arena, u, channelIds, into);
             return true;
         }
     }
 
-    private (Stamp Stamp, long Units, bool WasDirty) Begin(int slot) => (default, _slots[slot].Units, _slots[slot].IsDirty);
+    private static (Stamp Stamp, long Units, bool WasDirty) Begin(ref UserSlot u) => (default, u.Units, u.IsDirty);
 
     /// <summary>
     /// After a call: account for grown or shrunk blocks, queue a changed user for write-behind, evict past
     /// capacity. Returns the user's watchers to notify once the lock is released (null: unchanged or unwatched).
     /// </summary>
-    private ChangeSubscription? Finish(int slot, long unitsBefore, bool wasDirty, in Stamp stamp)
+    private ChangeSubscription? Finish(int slot, ref UserSlot u, long unitsBefore, bool wasDirty, in Stamp stamp)
     {
         AssertLocked();
-        _units += _slots[slot].Units - unitsBefore;
+        Debug.Assert(Unsafe.AreSame(ref u, ref _slots[slot]), "the slot and its reference disagree");
+        _units += u.Units - unitsBefore;
         if (_log is not null) LogCall(slot, stamp);
         if (!stamp.Changed) return null;
-        if (!wasDirty && _slots[slot].IsDirty) _dirtyResident++;
+        if (!wasDirty && u.IsDirty) _dirtyResident++;
         // Read before eviction can reuse the slot; nobody watching costs one compare.
-        var watchers = _watchers.Count == 0 ? null : _watchers.Of(_slots[slot].UserId);
-        MarkDirty(slot);
+        var watchers = _watchers.Count == 0 ? null : _watchers.Of(u.UserId);
+        MarkDirty(ref u);
         EvictOverCapacity(slot);
         return watchers;
     }
 
     // ---- residency ---------------------------------------------------------------------------------
 
-    /// <summary>The resident slot of a user, reinstating an evicted dirty user from memory; -1 when it needs a store load.</summary>
+    /// <summary>
+    /// The resident slot of a user and a reference to it, reinstating an evicted dirty user from memory;
+    /// <paramref name="slot"/> -1 (and a null reference) when it needs a store load. The reference is good
+    /// until the next slot is allocated (a load or a reinstatement may grow the array): callers use it within the call.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Resolve(ulong userId)
+    private ref UserSlot Resolve(ulong userId, out int slot)
     {
         AssertLocked();
-        if (_index.TryGet(userId, out int slot))
+        if (_index.TryGet(userId, out slot))
         {
-            _lru.Touch(slot);
+            ref var u = ref _slots[slot];
+            _lru.Touch(slot, ref u.Lru);
             _served++;
-            return slot;
+            return ref u;
         }
-        return ReinstateEvicted(userId);
+        slot = ReinstateEvicted(userId);
+        if (slot < 0) return ref Unsafe.NullRef<UserSlot>();
+        return ref _slots[slot];
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -231,9 +239,10 @@ internal sealed partial class Shard
         return -1;
     }
 
-    private void MarkDirty(int slot)
+    private void MarkDirty(int slot) => MarkDirty(ref _slots[slot]);
+
+    private void MarkDirty(ref UserSlot u)
     {
-        ref var u = ref _slots[slot];
         if (u.Queued) return;
         u.Queued = true;
         _queuedResident++;

@@ -16,7 +16,8 @@ internal sealed class ShardWatchers
     private readonly Dictionary<ulong, ChangeSubscription> _byUser = [];
 
     /// <summary>Watched users in this shard; the hot path's only cost when nobody watches is reading this.</summary>
-    public int Count => _byUser.Count;
+    /// <remarks>A field of its own, not the dictionary's count: one load on the hot path instead of three.</remarks>
+    public int Count { get; private set; }
 
     /// <summary>The head of the user's list, or null when nobody watches it.</summary>
     public ChangeSubscription? Of(ulong userId) => _byUser.GetValueOrDefault(userId);
@@ -26,6 +27,7 @@ internal sealed class ShardWatchers
         Debug.Assert(!s.Registered, "subscription registered twice");
         s.NextOfUser = _byUser.GetValueOrDefault(s.UserId);
         _byUser[s.UserId] = s;
+        Count = _byUser.Count;
         s.Registered = true;
     }
 
@@ -38,6 +40,7 @@ internal sealed class ShardWatchers
         {
             if (s.NextOfUser is { } next) _byUser[s.UserId] = next;
             else _byUser.Remove(s.UserId);
+            Count = _byUser.Count;
             return true;
         }
         for (var prev = head; prev.NextOfUser is { } cur; prev = cur)

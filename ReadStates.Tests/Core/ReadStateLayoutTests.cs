@@ -8,11 +8,28 @@ public sealed class ReadStateLayoutTests
     [Fact]
     public void ReadState_Is44Bytes_AndTheCacheCell48() => Assert.Equal((44, 48), (Unsafe.SizeOf<ReadState>(), Unsafe.SizeOf<ReadStates.Core.Cache.CachedState>()));
 
-    // The per-user record with its eviction-order node inside: 72 bytes, the node's ints 4-byte aligned.
+    // The per-user record with its eviction-order node inside: one 64-byte cache line, the node's ints 4-byte aligned.
     [Fact]
-    public void UserSlot_Is72Bytes_WithItsLruNodeInside() =>
-        Assert.Equal((72, 13, 0), (Unsafe.SizeOf<ReadStates.Core.Cache.UserSlot>(), Unsafe.SizeOf<ReadStates.Core.Cache.LruNode>(),
+    public void UserSlot_Is64Bytes_WithItsLruNodeInside() =>
+        Assert.Equal((64, 12, 0), (Unsafe.SizeOf<ReadStates.Core.Cache.UserSlot>(), Unsafe.SizeOf<ReadStates.Core.Cache.LruNode>(),
             LruNodeOffset() % 4));
+
+    // The node's segment (2 bits) and promotion tick (30 bits) share a word: setting one keeps the other,
+    // and a tick is kept modulo 2^30.
+    [Theory]
+    [InlineData(0u, (byte)3)]
+    [InlineData(ReadStates.Core.Cache.LruNode.TickMask, (byte)1)]
+    [InlineData(ReadStates.Core.Cache.LruNode.TickMask + 5, (byte)2)]
+    [InlineData(uint.MaxValue, (byte)0)]
+    public void LruNode_SegmentAndTick_ShareAWord_WithoutDisturbingEachOther(uint tick, byte segment)
+    {
+        var n = new ReadStates.Core.Cache.LruNode { Prev = -1, Next = 7 };
+        n.Segment = segment;
+        n.PromotedAt = tick;
+        Assert.Equal((segment, tick & ReadStates.Core.Cache.LruNode.TickMask), (n.Segment, n.PromotedAt));
+        n.Segment = (byte)(3 - segment);
+        Assert.Equal(((byte)(3 - segment), tick & ReadStates.Core.Cache.LruNode.TickMask, -1, 7), (n.Segment, n.PromotedAt, n.Prev, n.Next));
+    }
 
     private static int LruNodeOffset()
     {
