@@ -16,7 +16,7 @@ internal sealed partial class Shard
     /// <summary>Durable mode: from now on every change is recorded in <paramref name="log"/>.</summary>
     public void AttachLog(ShardLog log)
     {
-        lock (_lock) _log = log;
+        using (_gate.Hold()) _log = log;
     }
 
     /// <summary>
@@ -58,7 +58,7 @@ internal sealed partial class Shard
     /// </summary>
     public (int Users, long States) RelogDirty(LogBuffer? into, IReadOnlySet<ulong>? only = null)
     {
-        lock (_lock)
+        using (_gate.Hold())
         {
             var log = into is null ? _log : null;
             if (into is null && log is null) return (0, 0);
@@ -108,7 +108,7 @@ internal sealed partial class Shard
     /// <summary>Distinct users with changes the store does not have, and how many states those changes are.</summary>
     public (int Users, long States) CountDirty()
     {
-        lock (_lock)
+        using (_gate.Hold())
         {
             int users = 0;
             long states = 0;

@@ -13,7 +13,7 @@ internal sealed partial class Shard
     /// </summary>
     public bool TryReadChanges(ulong userId, ulong? since, ReadOnlySpan<ulong> channelIds, UserSnapshot into)
     {
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) return false;
@@ -25,17 +25,17 @@ internal sealed partial class Shard
     /// <summary>Registers a subscription: every later change of its user marks it pending.</summary>
     public void Watch(ChangeSubscription subscription)
     {
-        lock (_lock) _watchers.Add(subscription);
+        using (_gate.Hold()) _watchers.Add(subscription);
     }
 
     public bool Unwatch(ChangeSubscription subscription)
     {
-        lock (_lock) return _watchers.Remove(subscription);
+        using (_gate.Hold()) return _watchers.Remove(subscription);
     }
 
     public int WatchedUsers
     {
-        get { lock (_lock) return _watchers.Count; }
+        get { using (_gate.Hold()) return _watchers.Count; }
     }
 
     /// <summary>
@@ -48,10 +48,10 @@ internal sealed partial class Shard
     {
         int compacted = 0;
         int high;
-        lock (_lock) high = _slotHigh;
+        using (_gate.Hold()) high = _slotHigh;
         for (int start = 0; start < high; start += SweepSlotsPerLock)
         {
-            lock (_lock)
+            using (_gate.Hold())
             {
                 int end = Math.Min(_slotHigh, start + SweepSlotsPerLock);
                 for (int slot = start; slot < end; slot++)

@@ -9,7 +9,7 @@ namespace ReadStates.Core.Cache;
 /// One shard of the cache: which users are resident and where. Users live in a struct array found
 /// through an open-addressing <see cref="UserIndex"/>, ordered for eviction by a <see cref="SegmentedLru"/>,
 /// their states in a <see cref="StateArena"/>; the rules of each call are <see cref="StateRules"/>.
-/// Every public method takes the shard lock for a short, I/O-free critical section; store loads and
+/// Every public method takes the shard lock (a <see cref="ShardGate"/>) for a short, I/O-free critical section; store loads and
 /// writes happen outside it, and so does notifying the watchers of a changed user (<see cref="ShardWatchers"/>).
 /// </summary>
 internal sealed partial class Shard
@@ -18,7 +18,7 @@ internal sealed partial class Shard
     // allocate a batch (several KB) each time.
     private const int MaxSpareBatches = 4;
 
-    private readonly Lock _lock = new();
+    private readonly ShardGate _gate = new();
     private readonly EngineShared _shared;
     private readonly long _capacity;
     private readonly StateArena _arena;
@@ -64,7 +64,7 @@ internal sealed partial class Shard
     public bool TryAck(ulong userId, in AckCommand cmd, out AckResult result)
     {
         ChangeSubscription? watchers;
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { result = default; return false; }
@@ -79,7 +79,7 @@ internal sealed partial class Shard
     public bool TryBulkAck(ulong userId, ReadOnlySpan<AckCommand> cmds, Span<AckResult> results)
     {
         ChangeSubscription? watchers;
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) return false;
@@ -94,7 +94,7 @@ internal sealed partial class Shard
     public bool TryAckParent(ulong userId, ulong parentId, ulong messageId, ulong? expectedUserVersion, out int acked)
     {
         ChangeSubscription? watchers;
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { acked = 0; return false; }
@@ -109,7 +109,7 @@ internal sealed partial class Shard
     public bool TryAckPins(ulong userId, ulong channelId, long timestamp, in StateAttributes attributes, ulong? expectedVersion, out AckResult result)
     {
         ChangeSubscription? watchers;
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { result = default; return false; }
@@ -124,7 +124,7 @@ internal sealed partial class Shard
     public bool TryAddMention(ulong userId, ulong channelId, ulong messageId, in StateAttributes attributes, out MentionOutcome outcome)
     {
         ChangeSubscription? watchers;
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { outcome = default; return false; }
@@ -139,7 +139,7 @@ internal sealed partial class Shard
     public bool TryRemoveMention(ulong userId, ulong channelId, ulong messageId, out bool removed)
     {
         ChangeSubscription? watchers;
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { removed = false; return false; }
@@ -154,7 +154,7 @@ internal sealed partial class Shard
     public bool TryDelete(ulong userId, ReadOnlySpan<ulong> channelIds, bool all, ReadOnlySpan<ulong> expectedVersions, ulong? expectedUserVersion, out int deleted)
     {
         ChangeSubscription? watchers;
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) { deleted = 0; return false; }
@@ -170,7 +170,7 @@ internal sealed partial class Shard
     /// <summary>Copies a resident user's states and totals into <paramref name="into"/>; false when it needs a load.</summary>
     public bool TryRead(ulong userId, ReadOnlySpan<ulong> channelIds, UserSnapshot into)
     {
-        lock (_lock)
+        using (_gate.Hold())
         {
             ref var u = ref Resolve(userId, out int slot);
             if (slot < 0) return false;
@@ -340,7 +340,7 @@ internal sealed partial class Shard
     }
 
     [Conditional("DEBUG")]
-    private void AssertLocked() => Debug.Assert(_lock.IsHeldByCurrentThread, "the shard lock must be held");
+    private void AssertLocked() => Debug.Assert(_gate.IsHeldByCurrentThread, "the shard lock must be held");
 
     // ---- loads -------------------------------------------------------------------------------------
 
@@ -348,7 +348,7 @@ internal sealed partial class Shard
     public Task LoadAsync(ulong userId, CancellationToken cancellationToken)
     {
         TaskCompletionSource tcs;
-        lock (_lock)
+        using (_gate.Hold())
         {
             if (_index.TryGet(userId, out _) || _evicted.Contains(userId)) return Task.CompletedTask;
             if (_loading.TryGetValue(userId, out var pending)) return pending.WaitAsync(cancellationToken);
@@ -362,14 +362,14 @@ internal sealed partial class Shard
     private async Task RunLoadAsync(ulong userId, TaskCompletionSource tcs)
     {
         StateBatch batch;
-        lock (_lock) batch = RentBatch();
+        using (_gate.Hold()) batch = RentBatch();
         try
         {
             await _shared.Store.LoadUserAsync(userId, batch, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            lock (_lock)
+            using (_gate.Hold())
             {
                 _loading.Remove(userId);
                 ReturnBatch(batch);
@@ -380,7 +380,7 @@ internal sealed partial class Shard
         }
         try
         {
-            lock (_lock)
+            using (_gate.Hold())
             {
                 _loading.Remove(userId);
                 _loads++;
@@ -408,7 +408,7 @@ internal sealed partial class Shard
     /// </summary>
     public int CollectDirty(StateBatch batch, int maxUsers, long cycle)
     {
-        lock (_lock)
+        using (_gate.Hold())
         {
             int before = batch.UserCount;
             while (batch.UserCount < maxUsers && _dirty.TryPop(out ulong userId))
@@ -450,7 +450,7 @@ internal sealed partial class Shard
     /// </summary>
     public void MarkPersisted(ReadOnlySpan<UserEntry> users)
     {
-        lock (_lock)
+        using (_gate.Hold())
         {
             foreach (ref readonly var user in users)
             {
@@ -482,7 +482,7 @@ internal sealed partial class Shard
     /// <summary>Puts still-dirty resident users back in the dirty queue after an abandoned write.</summary>
     public void Requeue(ReadOnlySpan<UserEntry> users)
     {
-        lock (_lock)
+        using (_gate.Hold())
         {
             foreach (ref readonly var user in users)
                 if (_index.TryGet(user.UserId, out int slot) && _slots[slot].IsDirty) MarkDirty(slot);
@@ -494,7 +494,7 @@ internal sealed partial class Shard
 
     public ShardStats GetStats()
     {
-        lock (_lock)
+        using (_gate.Hold())
         {
             Debug.Assert(_dirtyResident >= 0 && _dirtyResident <= _index.Count, "dirty count out of range");
             return new ShardStats(_index.Count, _units, _evicted.Count, _queuedResident, _dirtyResident + _evicted.Count,

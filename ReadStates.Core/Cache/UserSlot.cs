@@ -2,9 +2,8 @@ namespace ReadStates.Core.Cache;
 
 /// <summary>
 /// A resident user: where its states are, its versions, and its place in the eviction order
-/// (<see cref="Lru"/>, kept by <see cref="SegmentedLru{TNodes}"/>). 64 bytes, kept on a cache-line boundary by
-/// <see cref="SlotArray"/>, so that a call on a user reads one cache line of it and nothing else of the shard's
-/// per-user data.
+/// (<see cref="Lru"/>, kept by <see cref="SegmentedLru{TNodes}"/>). Lives in a struct array; 64 bytes, so that a
+/// call on a user reads at most two adjacent cache lines of it and nothing else of the shard's per-user data.
 /// Counts are 16-bit: a user holds at most <see cref="EngineOptions.MaxCellsPerUser"/> cells.
 /// </summary>
 internal struct UserSlot
