@@ -31,6 +31,27 @@ public sealed class ReadStateLayoutTests
         Assert.Equal(((byte)(3 - segment), tick & ReadStates.Core.Cache.LruNode.TickMask, -1, 7), (n.Segment, n.PromotedAt, n.Prev, n.Next));
     }
 
+    // What a call reads of a slot (LRU node, block start, versions, counts, queued flag) sits in its first 40
+    // bytes, the user id and the floors after: a slot straddling two cache lines then usually costs a call one.
+    [Fact]
+    public void UserSlot_KeepsTheFieldsACallReads_InItsFirst40Bytes()
+    {
+        var slot = default(ReadStates.Core.Cache.UserSlot);
+        int hotEnd = new[]
+        {
+            End(ref slot, ref slot.Lru), End(ref slot, ref slot.StatesStart), End(ref slot, ref slot.Version),
+            End(ref slot, ref slot.PersistedVersion), End(ref slot, ref slot.Count), End(ref slot, ref slot.Tombstones),
+            End(ref slot, ref slot.StatesClass), End(ref slot, ref slot.Queued),
+        }.Max();
+        int coldStart = new[] { Start(ref slot, ref slot.UserId), Start(ref slot, ref slot.SyncFloor), Start(ref slot, ref slot.PersistedFloor) }.Min();
+        Assert.Equal((40, 40), (hotEnd, coldStart));
+    }
+
+    private static int Start<T>(ref ReadStates.Core.Cache.UserSlot slot, ref T field) =>
+        (int)Unsafe.ByteOffset(ref Unsafe.As<ReadStates.Core.Cache.UserSlot, byte>(ref slot), ref Unsafe.As<T, byte>(ref field));
+
+    private static int End<T>(ref ReadStates.Core.Cache.UserSlot slot, ref T field) => Start(ref slot, ref field) + Unsafe.SizeOf<T>();
+
     private static int LruNodeOffset()
     {
         var slot = default(ReadStates.Core.Cache.UserSlot);
