@@ -167,7 +167,7 @@ internal interface ILruNodes
 
 /// <summary>
 /// One slot's place in the eviction order: 12 bytes, so that a <see cref="UserSlot"/> with it inside is
-/// exactly one cache line. The segment (2 bits) and the promotion tick (30 bits) share one word; ticks are
+/// 64 bytes (the size of a cache line; the slot array is not line-aligned, see UserSlot). The segment (2 bits) and the promotion tick (30 bits) share one word; ticks are
 /// compared modulo 2^30, which is exact while fewer than 2^30 accesses separate two promotions of one user
 /// that are compared (the window compared is an eighth of protected's population). While a slot is free,
 /// <see cref="Next"/> is the next free slot.

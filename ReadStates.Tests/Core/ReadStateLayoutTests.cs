@@ -8,7 +8,7 @@ public sealed class ReadStateLayoutTests
     [Fact]
     public void ReadState_Is44Bytes_AndTheCacheCell48() => Assert.Equal((44, 48), (Unsafe.SizeOf<ReadState>(), Unsafe.SizeOf<ReadStates.Core.Cache.CachedState>()));
 
-    // The per-user record with its eviction-order node inside: one 64-byte cache line, the node's ints 4-byte aligned.
+    // The per-user record with its eviction-order node inside: 64 bytes, the node's ints 4-byte aligned.
     [Fact]
     public void UserSlot_Is64Bytes_WithItsLruNodeInside() =>
         Assert.Equal((64, 12, 0), (Unsafe.SizeOf<ReadStates.Core.Cache.UserSlot>(), Unsafe.SizeOf<ReadStates.Core.Cache.LruNode>(),
