@@ -286,7 +286,8 @@ internal sealed partial class Shard
         {
             // A store load: tombstones that aged out (or overflow the cap) while the user was away are compacted
             // now, and write-behind purges their rows.
-            TombstoneCompaction.ExpireOld(_arena, ref u, _shared.NowMs(), _shared.RetentionMs);
+            // The clock is read only when there is something to expire: most loads hold no tombstones.
+            if (u.Retained > 0) TombstoneCompaction.ExpireOld(_arena, ref u, _shared.NowMs(), _shared.RetentionMs);
             TombstoneCompaction.EnforceCap(_arena, ref u, _shared.Options.MaxTombstonesPerUser);
         }
         _index.Add(userId, slot);

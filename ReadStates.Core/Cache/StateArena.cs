@@ -99,7 +99,7 @@ internal sealed class StateArena
         foreach (ref readonly var s in stored)
         {
             if (s.IsDeleted && s.State.Version <= purgedFloor) continue;
-            dst[i] = new CachedState(s.State);
+            dst[i].Set(s.State);
             Mentions.Restore(ref dst[i], batch.MentionsOf(s), s.OverflowCount, s.OverflowMaxId);
             if (s.IsDeleted)
             {

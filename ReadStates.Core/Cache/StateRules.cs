@@ -188,15 +188,15 @@ internal static class StateRules
             u.Tombstones--;
             if (arena.At(u, index).State.Version <= u.SyncFloor) u.Purging--;
         }
-        arena.At(u, index) = new CachedState(new ReadState
-        {
-            ChannelId = channelId,
-            ParentId = attributes.ParentId ?? 0,
-            Type = attributes.Type ?? ReadStateType.Channel,
-            Flags = attributes.Flags ?? ReadStateFlags.None,
-            LastViewed = attributes.LastViewed ?? 0,
-            Version = version,
-        });
+        // Field by field in place, not through a temporary (see CachedState.Set).
+        ref var cell = ref arena.At(u, index);
+        cell = default;
+        cell.State.ChannelId = channelId;
+        cell.State.ParentId = attributes.ParentId ?? 0;
+        cell.State.Type = attributes.Type ?? ReadStateType.Channel;
+        cell.State.Flags = attributes.Flags ?? ReadStateFlags.None;
+        cell.State.LastViewed = attributes.LastViewed ?? 0;
+        cell.State.Version = version;
         return index;
     }
 
