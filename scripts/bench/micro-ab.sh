@@ -17,6 +17,10 @@ for r in $(seq 1 "$rounds"); do
     dir="$out/$side-$r"; rm -rf "$dir"
     (cd "$tree" && taskset -c 1 dotnet ReadStates.Bench/bin/Release/net10.0/ReadStates.Bench.dll micro --job "$job" --filter "$filter" \
       --no-check --artifacts "$dir" -- "$@" > "$dir.log" 2>&1)
-    printf '%-6s round %s: %s\n' "$side" "$r" "$(grep -h '^|' "$dir"/results/*.md | tr -d '*' | awk -F'|' '$2 ~ /Engine/ {printf "%s=%s  ", $3, $7}')"
+    # Per Engine row: its parameters and its Median (found by header: the columns differ between builds and benchmarks).
+    printf '%-6s round %s: %s\n' "$side" "$r" "$(for f in "$dir"/results/*.md; do tr -d '*' < "$f" | awk -F'|' -v b="$(basename "$f" | sed 's/-report-github.md//; s/.*\.//')" '
+      /^\| *Method/ { for (i = 1; i <= NF; i++) { h = $i; gsub(/ /, "", h); if (h == "Median") m = i; if (h == "Mean") p = i } next }
+      $2 ~ /Engine/ { ps = ""; for (i = 3; i < p; i++) { v = $i; gsub(/ /, "", v); ps = ps (ps == "" ? "" : ",") v }
+                      printf "%s%s=%s  ", b, (ps == "" ? "" : "(" ps ")"), $m }'; done)"
   done
 done
