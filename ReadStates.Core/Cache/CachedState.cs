@@ -14,17 +14,11 @@ internal struct CachedState
     public ReadState State;
     private int _mentionRef;
 
-    public CachedState(in ReadState state)
-    {
-        State = state;
-        _mentionRef = 0;
-    }
-
     /// <summary>
-    /// Makes this cell hold <paramref name="state"/> with no mention block, written in place. Prefer it to
-    /// assigning <c>new CachedState(state)</c> in a loop: that builds the cell in a stack temporary first, and
+    /// Makes this cell hold <paramref name="state"/> with no mention block, written in place. (There is no
+    /// constructor on purpose: <c>cells[i] = new CachedState(state)</c> builds the cell in a stack temporary first, and
     /// reading the 44-byte temporary back (one 32-byte load over two overlapping stores) misses store-to-load
-    /// forwarding: on a store load, that stall was half of restoring a user's states.
+    /// forwarding: on a store load, that stall was half of restoring a user's states.)
     /// </summary>
     public void Set(in ReadState state)
     {

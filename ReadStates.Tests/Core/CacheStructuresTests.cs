@@ -50,7 +50,7 @@ public sealed class CacheStructuresTests
             for (int i = 0; i < n; i++)
             {
                 channels[i] = (ulong)(2 * i + 1);
-                cells[i] = new CachedState(new ReadState { ChannelId = channels[i] });
+                cells[i].Set(new ReadState { ChannelId = channels[i] });
             }
             for (ulong key = 0; key <= (ulong)(2 * n + 2); key++)
                 Assert.Equal(Array.BinarySearch(channels, key), StateArena.Find(cells, key));
